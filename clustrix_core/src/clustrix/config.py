@@ -1,0 +1,297 @@
+"""Configuration: every key Clustrix reads, where its value comes from, and validation.
+
+Layers, highest first: decorator keywords > ``configure()`` > ``CLUSTRIX_*`` environment
+variables > ``./clustrix.toml`` > the user config file > defaults. A named profile
+(``[profiles.NAME]`` in either file) is a bundle of values; selecting it with
+``profile=`` puts its values just below the layer that selected it.
+
+Plugins add their own keys through the ``clustrix_settings`` hook, so the key list is
+the core's plus the installed backends'; an unknown key is an error naming the valid ones.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import threading
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from .errors import ConfigError
+from .quantities import parse_memory, parse_time
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One configuration key: its type, default and the line of help shown everywhere."""
+
+    name: str
+    type: type | tuple[type, ...]
+    default: Any
+    help: str
+    group: str = "target"  # "target" (where), "resources" (what the job asks for), "behaviour"
+    choices: tuple[Any, ...] | None = None
+    check: Callable[[Any], Any] | None = None  # raises ConfigError on a bad value
+    plugin: str = "clustrix"
+
+
+def _lines(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+S = Setting
+CORE_SETTINGS: tuple[Setting, ...] = (
+    S("cluster_type", str, "local", "Backend that runs the job: an installed plugin name."),
+    S("profile", str, None, "Named profile ([profiles.NAME] in a config file) to apply."),
+    S("cluster_host", str, None, "Host to reach over SSH; unset or 'localhost' runs here."),
+    S("username", str, None, "SSH user (default: ~/.ssh/config, then the local user)."),
+    S("key_file", str, None, "SSH private key file (default: ~/.ssh/config and agent)."),
+    S("port", int, None, "SSH port (default: ~/.ssh/config, then 22)."),
+    S("ssh_config", str, "~/.ssh/config", "OpenSSH client config file to honour."),
+    S("known_hosts", str, "~/.ssh/known_hosts", "known_hosts file checked for host keys."),
+    S(
+        "host_key_policy",
+        str,
+        "strict",
+        "'strict' refuses hosts not in known_hosts; 'accept-new' records a new host's key.",
+        choices=("strict", "accept-new"),
+    ),
+    S("remote_work_dir", str, None, "Job directories on the execution host (default: ~/.clustrix)."),
+    S("python", str, None, "Python on the execution host (default: this one locally, else python3)."),
+    S("home", str, None, "Local Clustrix directory: job store and job dirs (env CLUSTRIX_HOME)."),
+    S("poll_interval", float, 0.05, "First interval between status polls, seconds.", "behaviour"),
+    S("max_poll_interval", float, 10.0, "Longest interval between status polls, seconds.", "behaviour"),
+    S("keep_files", bool, False, "Keep job directories after a successful result.", "behaviour"),
+    S(
+        "executor",
+        str,
+        None,
+        "Local backend: 'threads' or 'processes' (default: chosen per function).",
+        "behaviour",
+        choices=(None, "threads", "processes"),
+    ),
+    S("max_workers", int, None, "Local backend: parallel workers (default: CPU count).", "behaviour"),
+    S("cores", int, 1, "CPU cores per call.", "resources"),
+    S("memory", (str, int), None, "Memory per call, e.g. '16GB', '512MB', '2Gi'.", "resources", check=parse_memory),
+    S("time", (str, int), None, "Time limit, e.g. '02:00:00', '90m'.", "resources", check=parse_time),
+    S("partition", str, None, "Scheduler partition (SLURM).", "resources"),
+    S("queue", str, None, "Scheduler queue (PBS, SGE).", "resources"),
+    S("account", str, None, "Account/project charged.", "resources"),
+    S("qos", str, None, "Quality of service (SLURM).", "resources"),
+    S("gpus", int, None, "GPUs per call.", "resources"),
+    S("nodes", int, None, "Nodes per job.", "resources"),
+    S("job_name", str, None, "Job name shown by the scheduler (default: the function name).", "resources"),
+    S("env", dict, {}, "Environment variables set in the job.", "resources"),
+    S("setup", (str, list), [], "Shell lines run before the function (module load ...).", "resources", check=_lines),
+    S("extra_directives", (str, list), [], "Scheduler directives added verbatim.", "resources", check=_lines),
+    S("tasks_per_job", int, None, "Calls run in a row by one array element (default: automatic).", "resources"),
+    S("max_concurrent", int, None, "At most this many array elements run at once.", "resources"),
+)
+
+
+def settings_table(extra: Iterable[Setting] = ()) -> dict[str, Setting]:
+    table = {s.name: s for s in CORE_SETTINGS}
+    for s in extra:
+        table.setdefault(s.name, s)
+    return table
+
+
+def unknown_key(key: str, table: Mapping[str, Setting], where: str) -> str:
+    close = difflib.get_close_matches(key, list(table), n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return f"{where}: unknown key {key!r}.{hint} Valid keys: {', '.join(sorted(table))}"
+
+
+def coerce(setting: Setting, value: Any, where: str) -> Any:
+    """Check (and for env strings, convert) one value; raise ConfigError naming the key."""
+    if value is None:
+        return None
+    types = setting.type if isinstance(setting.type, tuple) else (setting.type,)
+    if isinstance(value, str) and str not in types:
+        value = _from_text(setting, value, where)
+    if float in types and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+        names = " or ".join(t.__name__ for t in types)
+        raise ConfigError(f"{where}: {setting.name} must be {names}, not {value!r}")
+    if setting.choices is not None and value not in setting.choices:
+        raise ConfigError(
+            f"{where}: {setting.name}={value!r} is not one of "
+            f"{', '.join(repr(c) for c in setting.choices if c is not None)}"
+        )
+    if setting.check is not None:
+        try:
+            setting.check(value)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+    return value
+
+
+def _from_text(setting: Setting, text: str, where: str) -> Any:
+    types = setting.type if isinstance(setting.type, tuple) else (setting.type,)
+    try:
+        if bool in types:
+            if text.lower() in ("1", "true", "yes", "on"):
+                return True
+            if text.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(text)
+        if int in types:
+            return int(text)
+        if float in types:
+            return float(text)
+        if dict in types or list in types:
+            return json.loads(text)
+    except ValueError:
+        raise ConfigError(f"{where}: {setting.name} cannot be {text!r}") from None
+    return text
+
+
+@dataclass
+class Layer:
+    """Values from one source, plus the profiles that source defines."""
+
+    source: str
+    values: dict[str, Any] = field(default_factory=dict)
+    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """The effective settings of one call: values and, for each, where it came from."""
+
+    values: Mapping[str, Any]
+    sources: Mapping[str, str]
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = self.values.get(key)
+        return default if value is None else value
+
+
+_configured: dict[str, Any] = {}
+_lock = threading.Lock()
+
+
+def user_config_path() -> Path:
+    return Path(platformdirs.user_config_dir("clustrix")) / "config.toml"
+
+
+def project_config_path() -> Path:
+    return Path.cwd() / "clustrix.toml"
+
+
+def read_toml(path: Path, table: Mapping[str, Setting]) -> Layer:
+    layer = Layer(source=str(path))
+    if not path.is_file():
+        return layer
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    profiles = data.pop("profiles", {})
+    layer.values = _checked(data, table, str(path))
+    for name, values in profiles.items():
+        if not isinstance(values, dict):
+            raise ConfigError(f"{path}: [profiles.{name}] must be a table")
+        layer.profiles[name] = _checked(values, table, f"{path} [profiles.{name}]")
+    return layer
+
+
+def _checked(values: Mapping[str, Any], table: Mapping[str, Setting], where: str) -> dict[str, Any]:
+    out = {}
+    for key, value in values.items():
+        if key not in table:
+            raise ConfigError(unknown_key(key, table, where))
+        out[key] = coerce(table[key], value, where)
+    return out
+
+
+def env_layer(table: Mapping[str, Setting], environ: Mapping[str, str] | None = None) -> Layer:
+    environ = os.environ if environ is None else environ
+    values = {}
+    for name, setting in table.items():
+        text = environ.get("CLUSTRIX_" + name.upper())
+        if text is not None and text != "":
+            values[name] = coerce(setting, text, f"env CLUSTRIX_{name.upper()}")
+    return Layer("env", values)
+
+
+def configure(**kwargs: Any) -> None:
+    """Set process-wide defaults (below decorator keywords, above everything else).
+
+    ``configure(reset=True)`` first clears what earlier calls set.
+    """
+    from .plugins import manager
+
+    table = manager().settings()
+    if kwargs.pop("reset", False):
+        with _lock:
+            _configured.clear()
+    checked = _checked(kwargs, table, "configure()")
+    with _lock:
+        _configured.update(checked)
+
+
+def layers(decorator: Mapping[str, Any], table: Mapping[str, Setting]) -> list[Layer]:
+    """All layers, highest priority first (the decorator's values are already checked)."""
+    with _lock:
+        configured = dict(_configured)
+    project = read_toml(project_config_path(), table)
+    user = read_toml(user_config_path(), table)
+    return [
+        Layer("decorator", dict(decorator)),
+        Layer("configure()", configured),
+        env_layer(table),
+        project,
+        user,
+        Layer("default", {name: s.default for name, s in table.items()}),
+    ]
+
+
+def resolve(decorator: Mapping[str, Any], table: Mapping[str, Setting]) -> Resolved:
+    """Merge the layers; insert the selected profile below the layer that selected it."""
+    stack = layers(decorator, table)
+    profiles: dict[str, dict[str, Any]] = {}
+    for layer in reversed(stack):
+        profiles.update(layer.profiles)
+    for i, layer in enumerate(stack):
+        name = layer.values.get("profile")
+        if name:
+            if name not in profiles:
+                raise ConfigError(
+                    f"{layer.source}: profile {name!r} is not defined; defined profiles: "
+                    f"{', '.join(sorted(profiles)) or 'none'} (in {project_config_path()} "
+                    f"or {user_config_path()})"
+                )
+            stack.insert(i + 1, Layer(f"profile {name}", profiles[name]))
+            break
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for layer in stack:
+        for key, value in layer.values.items():
+            if key not in values and value is not None:
+                values[key] = value
+                sources[key] = layer.source
+    for key in table:
+        values.setdefault(key, None)
+        sources.setdefault(key, "default")
+    for key in ("setup", "extra_directives"):
+        values[key] = _lines(values[key] or [])
+    return Resolved(values, sources)
+
+
+def check_decorator_kwargs(kwargs: Mapping[str, Any], table: Mapping[str, Setting]) -> dict[str, Any]:
+    """Validate decorator keywords: unknown ones are a TypeError, as for any function."""
+    for key in kwargs:
+        if key not in table:
+            raise TypeError(unknown_key(key, table, "@cluster()"))
+    return _checked(kwargs, table, "@cluster()")

@@ -1,0 +1,120 @@
+"""One exception hierarchy for everything Clustrix itself raises.
+
+A function's own exception is never wrapped: it is re-raised with its original type.
+The errors here are for what went wrong around the function.
+"""
+
+from __future__ import annotations
+
+
+class ClustrixError(Exception):
+    """Base of every error raised by Clustrix itself."""
+
+
+class ConfigError(ClustrixError, ValueError):
+    """A configuration key or value is wrong; raised before anything is submitted."""
+
+
+class BackendNotInstalled(ConfigError):
+    """The configured backend has no installed plugin."""
+
+    def __init__(self, name: str, available: list[str]) -> None:
+        super().__init__(
+            f"backend {name!r} is not installed; install it with "
+            f"`pip install clustrix-{name}` (or `pip install clustrix[{name}]`). "
+            f"Installed backends: {', '.join(sorted(available)) or 'none'}"
+        )
+        self.name = name
+
+
+class PicklingError(ClustrixError, TypeError):
+    """The function or one of its arguments cannot be pickled, so it cannot be sent."""
+
+
+class TransportError(ClustrixError):
+    """A command or a file transfer to the execution host failed."""
+
+
+class HostKeyError(TransportError):
+    """The SSH host key is unknown or does not match known_hosts."""
+
+
+class ResultCorrupted(ClustrixError):
+    """A result file's digest does not match its content; it is not unpickled."""
+
+
+class JobNotFound(ClustrixError, KeyError):
+    """No job with this id is in the job store."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "job not found"
+
+
+class JobFailed(ClustrixError):
+    """The job ended without a result of its own.
+
+    Carries the job id, the scheduler's state and the tail of the job's stderr.
+    """
+
+    what = "the job failed"
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        job_id: str | None = None,
+        state: str | None = None,
+        stderr_tail: str = "",
+    ) -> None:
+        self.job_id = job_id
+        self.state = state
+        self.stderr_tail = stderr_tail
+        text = message or self.what
+        if job_id:
+            text = f"job {job_id}: {text}"
+        if state:
+            text += f" (scheduler state {state})"
+        if stderr_tail.strip():
+            text += "\n--- tail of the job's stderr ---\n" + stderr_tail.rstrip()
+        super().__init__(text)
+
+    def __reduce__(self):  # keep keyword fields through pickling
+        return (
+            _rebuild_job_failed,
+            (type(self), self.args[0], self.job_id, self.state, self.stderr_tail),
+        )
+
+
+def _rebuild_job_failed(cls, text, job_id, state, tail):  # type: ignore[no-untyped-def]
+    err = cls.__new__(cls)
+    Exception.__init__(err, text)
+    err.job_id, err.state, err.stderr_tail = job_id, state, tail
+    return err
+
+
+class JobTimeout(JobFailed):
+    what = "the job exceeded its time limit; raise `time=`"
+
+
+class JobOutOfMemory(JobFailed):
+    what = "the job ran out of memory; raise `memory=`"
+
+
+class JobCancelled(JobFailed):
+    what = "the job was cancelled"
+
+
+class NodeFailure(JobFailed):
+    what = "the node running the job failed"
+
+
+class JobPreempted(JobFailed):
+    what = "the job was preempted or evicted"
+
+
+class SubmissionRejected(JobFailed):
+    what = "the scheduler rejected the submission"
+
+
+class JobLost(JobFailed):
+    what = "the job ended without writing a result and left no error information"

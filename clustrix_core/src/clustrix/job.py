@@ -1,0 +1,235 @@
+"""A job: what is submitted to a backend, and how it is packaged on disk.
+
+A job runs one or many *calls* of one function. Its calls are split into
+``n_elements`` array elements of at most ``tasks_per_element`` calls each; one element
+is what a scheduler launches (one array task, one process, one pod). Each call has its
+own future and its own id: the job id for a single call, ``JOBID.i`` within a map.
+
+On disk (the same layout locally and on the execution host)::
+
+    WORK/blobs/SHA256             content-addressed payloads (function, element args)
+    WORK/jobs/JOBID/manifest.json which blobs, which calls per element
+    WORK/jobs/JOBID/runner.py     the runner (stdlib + cloudpickle only)
+    WORK/jobs/JOBID/results/E.pkl result or error of every call of element E
+    WORK/jobs/JOBID/logs/E.out|err stdout/stderr of element E
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import math
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cloudpickle
+
+from . import runner
+from .errors import PicklingError
+
+
+class State(str, enum.Enum):
+    """Where a job or one of its elements is; the terminal ones end a future."""
+
+    SUBMITTING = "SUBMITTING"
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"  # exited 0: results/E.pkl says whether each call returned or raised
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    TIMEOUT = "TIMEOUT"
+    OUT_OF_MEMORY = "OUT_OF_MEMORY"
+    NODE_FAIL = "NODE_FAIL"
+    PREEMPTED = "PREEMPTED"
+    REJECTED = "REJECTED"
+    LOST = "LOST"  # the backend no longer knows the job and it left no result
+
+    @property
+    def terminal(self) -> bool:
+        return self not in (State.SUBMITTING, State.PENDING, State.RUNNING)
+
+
+@dataclass
+class JobStatus:
+    """A backend's answer for one job: overall state, per-element states when known."""
+
+    state: State
+    elements: dict[int, State] = field(default_factory=dict)
+    reason: str = ""
+
+    def of(self, element: int) -> State:
+        return self.elements.get(element, self.state)
+
+
+@dataclass
+class Job:
+    job_id: str
+    function: str
+    backend: str
+    settings: dict[str, Any]
+    local_dir: Path
+    remote_dir: str
+    n_calls: int
+    tasks_per_element: int
+    native_id: str | None = None
+    created: float = field(default_factory=time.time)
+
+    @property
+    def n_elements(self) -> int:
+        return math.ceil(self.n_calls / self.tasks_per_element)
+
+    @property
+    def is_array(self) -> bool:
+        return self.n_calls > 1
+
+    def call_id(self, index: int) -> str:
+        return f"{self.job_id}.{index}" if self.is_array else self.job_id
+
+    def calls_of(self, element: int) -> range:
+        start = element * self.tasks_per_element
+        return range(start, min(start + self.tasks_per_element, self.n_calls))
+
+    def element_of(self, call_index: int) -> int:
+        return call_index // self.tasks_per_element
+
+    @property
+    def remote_work_dir(self) -> str:
+        return str(Path(self.remote_dir).parent.parent)
+
+    def result_path(self, element: int) -> Path:
+        return self.local_dir / "results" / f"{element}.pkl"
+
+    def log_path(self, element: int, stream: str = "err") -> Path:
+        return self.local_dir / "logs" / f"{element}.{stream}"
+
+
+def new_job_id() -> str:
+    """Short, sortable by time, unique across processes: 'c' + time + random."""
+    return f"c{int(time.time() * 1000):x}{secrets.token_hex(3)}"
+
+
+def _dumps_checked(obj: Any, what: str) -> bytes:
+    try:
+        return cloudpickle.dumps(obj)
+    except Exception as exc:
+        raise PicklingError(f"{what} cannot be pickled: {type(exc).__name__}: {exc}") from exc
+
+
+def dumps_function(func: Callable[..., Any]) -> bytes:
+    """Pickle the function; on failure, name the global or closure value at fault."""
+    try:
+        return cloudpickle.dumps(func)
+    except Exception as exc:
+        culprit = _unpicklable_reference(func)
+        name = getattr(func, "__qualname__", repr(func))
+        where = f" because it refers to {culprit}" if culprit else ""
+        raise PicklingError(
+            f"function {name}{where}, which cannot be pickled ({type(exc).__name__}: {exc}); "
+            "create such objects inside the function instead"
+        ) from exc
+
+
+def _unpicklable_reference(func: Callable[..., Any]) -> str | None:
+    code = getattr(func, "__code__", None)
+    if code is None:
+        return None
+    candidates: list[tuple[str, Any]] = []
+    globs = getattr(func, "__globals__", {})
+    candidates += [(f"global {n!r}", globs[n]) for n in code.co_names if n in globs]
+    cells = getattr(func, "__closure__", None) or ()
+    candidates += [(f"closure variable {n!r}", c.cell_contents) for n, c in zip(code.co_freevars, cells)]
+    for label, value in candidates:
+        try:
+            cloudpickle.dumps(value)
+        except Exception:
+            return f"{label} ({type(value).__name__})"
+    return None
+
+
+def dumps_arguments(calls: Sequence[tuple[tuple[Any, ...], dict[str, Any]]], first_index: int) -> bytes:
+    """Pickle the (args, kwargs) of some calls; on failure, name the argument at fault."""
+    try:
+        return cloudpickle.dumps(list(calls))
+    except Exception:
+        for offset, (args, kwargs) in enumerate(calls):
+            named = [(f"argument {i}", a) for i, a in enumerate(args)]
+            named += [(f"keyword argument {k!r}", v) for k, v in kwargs.items()]
+            for label, value in named:
+                call = f" of call {first_index + offset}" if len(calls) > 1 else ""
+                _dumps_checked(value, f"{label}{call} (type {type(value).__name__})")
+        raise
+
+
+class BlobStore:
+    """Content-addressed files: the same bytes are stored (and uploaded) once."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def put(self, data: bytes) -> str:
+        digest = hashlib.sha256(data).hexdigest()
+        path = self.root / digest
+        if not path.exists():
+            self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+            tmp = path.with_name(f".{digest}.{os.getpid()}.tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+        return digest
+
+
+def package(
+    func: Callable[..., Any],
+    calls: Sequence[tuple[tuple[Any, ...], dict[str, Any]]],
+    *,
+    backend: str,
+    settings: Mapping[str, Any],
+    home: Path,
+    remote_work_dir: str,
+    tasks_per_element: int,
+) -> tuple[Job, list[str]]:
+    """Write the job directory; return the job and the digests of the blobs it needs.
+
+    Everything is pickled here, before anything is sent, so an unpicklable function or
+    argument fails in ``submit`` with a message naming it.
+    """
+    func_blob = dumps_function(func)
+    job_id = new_job_id()
+    local_dir = home / "jobs" / job_id
+    job = Job(
+        job_id=job_id,
+        function=getattr(func, "__qualname__", getattr(func, "__name__", "function")),
+        backend=backend,
+        settings=dict(settings),
+        local_dir=local_dir,
+        remote_dir=f"{remote_work_dir.rstrip('/')}/jobs/{job_id}",
+        n_calls=len(calls),
+        tasks_per_element=max(1, tasks_per_element),
+    )
+    blobs = BlobStore(home / "blobs")
+    elements = []
+    for element in range(job.n_elements):
+        span = job.calls_of(element)
+        chunk = calls[span.start : span.stop]
+        elements.append({"blob": blobs.put(dumps_arguments(chunk, span.start)), "calls": [span.start, span.stop]})
+    manifest = {
+        "format": 1,
+        "job_id": job_id,
+        "function": blobs.put(func_blob),
+        "function_name": job.function,
+        "blobs": "../../blobs",
+        "elements": elements,
+        "created": job.created,
+    }
+    for sub in ("results", "logs", "status"):
+        (local_dir / sub).mkdir(parents=True, mode=0o700)
+    (local_dir / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    shutil.copyfile(runner.__file__, local_dir / "runner.py")
+    digests = sorted({manifest["function"], *(e["blob"] for e in elements)})
+    return job, digests

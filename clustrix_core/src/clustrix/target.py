@@ -1,0 +1,108 @@
+"""A target: one place jobs run (a backend on a host, as a user, in a work dir).
+
+Jobs of one target share one transport (one SSH connection) and one watcher.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+from collections.abc import Mapping
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from .job import Job
+from .plugins import manager
+from .store import Store, open_store
+from .transport import LocalTransport, Transport
+
+#: settings that identify where a job runs (the rest describe the job itself)
+WHERE_KEYS = ("cluster_type", "cluster_host", "username", "port", "remote_work_dir")
+
+
+def clustrix_home(settings: Mapping[str, Any] | None = None) -> Path:
+    """Local directory of the job store and job dirs: setting ``home``, CLUSTRIX_HOME, platformdirs."""
+    configured = (settings or {}).get("home") or os.environ.get("CLUSTRIX_HOME")
+    return Path(configured or platformdirs.user_data_dir("clustrix")).expanduser()
+
+
+def is_local_host(host: str | None) -> bool:
+    return host in (None, "", "localhost")
+
+
+class Target:
+    def __init__(self, settings: Mapping[str, Any]) -> None:
+        self.settings = dict(settings)
+        self.backend: str = settings["cluster_type"]
+        self.hooks = manager().hooks(self.backend)
+        self.home = clustrix_home(settings)
+        self.key = target_key(settings)
+        self._lock = threading.Lock()
+
+    @cached_property
+    def transport(self) -> Transport:
+        if is_local_host(self.settings.get("cluster_host")):
+            return LocalTransport()
+        from .ssh_transport import SSHTransport
+
+        return SSHTransport.for_settings(self.settings)
+
+    @property
+    def is_local(self) -> bool:
+        return isinstance(self.transport, LocalTransport)
+
+    @cached_property
+    def remote_work_dir(self) -> str:
+        configured = self.settings.get("remote_work_dir")
+        if configured:
+            if configured.startswith("~/"):
+                return f"{self.transport.home()}/{configured[2:]}"
+            return str(configured)
+        if self.is_local:
+            return str(self.home)
+        return f"{self.transport.home()}/.clustrix"
+
+    @cached_property
+    def python(self) -> str:
+        """Interpreter on the execution host (the remote-environment step may replace it)."""
+        configured = self.settings.get("python")
+        if configured:
+            return str(configured)
+        return sys.executable if self.is_local else "python3"
+
+    @cached_property
+    def store(self) -> Store:
+        return open_store(self.home)
+
+    @cached_property
+    def watcher(self) -> Any:
+        from .watcher import Watcher
+
+        return Watcher(self)
+
+    def blobs_needed(self, job: Job) -> list[str]:
+        manifest = json.loads((job.local_dir / "manifest.json").read_text())
+        return sorted({manifest["function"], *(e["blob"] for e in manifest["elements"])})
+
+
+def target_key(settings: Mapping[str, Any]) -> str:
+    return json.dumps({k: settings.get(k) for k in WHERE_KEYS}, sort_keys=True)
+
+
+_targets: dict[tuple[str, str], Target] = {}
+_targets_lock = threading.Lock()
+
+
+def target_for(settings: Mapping[str, Any]) -> Target:
+    """The process-wide Target for these settings (created on first use)."""
+    key = (str(clustrix_home(settings)), target_key(settings))
+    with _targets_lock:
+        target = _targets.get(key)
+        if target is None:
+            target = _targets[key] = Target(settings)
+        return target

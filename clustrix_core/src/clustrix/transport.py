@@ -1,0 +1,151 @@
+"""Transports run commands and move files on the execution host.
+
+``LocalTransport`` is used when Clustrix runs where the jobs run (a login node, the
+local backend, tests); ``SSHTransport`` (``clustrix.ssh_transport``) reaches a remote
+host. Commands are argument lists; a transport that needs a shell line joins them with
+``shlex.join``, so no user value is ever pasted unquoted into a shell.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import TransportError
+
+
+@dataclass
+class Completed:
+    argv: Sequence[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def check(self) -> Completed:
+        if self.returncode != 0:
+            raise TransportError(
+                f"command `{shlex.join(self.argv)}` failed with exit code {self.returncode}: "
+                f"{(self.stderr or self.stdout).strip()}"
+            )
+        return self
+
+
+class Transport(ABC):
+    """Run commands and move files on one execution host."""
+
+    #: a short description for messages ("local", "user@host:port")
+    where: str = "local"
+
+    @abstractmethod
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        input: str | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float | None = 120,
+    ) -> Completed:
+        """Run a command; never raises for a non-zero exit (see ``Completed.check``)."""
+
+    @abstractmethod
+    def put(self, local: Path, remote: str, mode: int = 0o600) -> None:
+        """Copy a local file to ``remote`` (written atomically: temp name, then rename)."""
+
+    @abstractmethod
+    def get(self, remote: str, local: Path) -> bool:
+        """Copy ``remote`` to ``local``; False if it does not exist."""
+
+    @abstractmethod
+    def missing(self, paths: Iterable[str]) -> set[str]:
+        """Which of these paths do not exist (one round trip)."""
+
+    @abstractmethod
+    def home(self) -> str:
+        """The remote user's home directory."""
+
+    def mkdirs(self, paths: Iterable[str]) -> None:
+        """Create directories (and parents) with mode 0700."""
+        self.run(["mkdir", "-p", "-m", "700", *paths]).check()
+
+    def remove_tree(self, path: str) -> None:
+        self.run(["rm", "-rf", "--", path]).check()
+
+    def read_text(self, remote: str, tail_bytes: int | None = None) -> str | None:
+        """Text of a remote file (its last ``tail_bytes`` bytes), or None if missing."""
+        argv = ["tail", "-c", str(tail_bytes), "--", remote] if tail_bytes else ["cat", "--", remote]
+        done = self.run(argv)
+        return done.stdout if done.returncode == 0 else None
+
+    def close(self) -> None:
+        """Release connections (nothing to do for a local transport)."""
+
+
+class LocalTransport(Transport):
+    """Subprocesses and file copies on this machine."""
+
+    where = "local"
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        input: str | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float | None = 120,
+    ) -> Completed:
+        full_env = {**os.environ, **env} if env else None
+        try:
+            proc = subprocess.run(
+                list(argv), input=input, capture_output=True, text=True, env=full_env, timeout=timeout
+            )
+        except FileNotFoundError as exc:
+            return Completed(argv, 127, "", f"{argv[0]}: command not found ({exc})")
+        except subprocess.TimeoutExpired:
+            return Completed(argv, 124, "", f"timed out after {timeout} s")
+        return Completed(argv, proc.returncode, proc.stdout, proc.stderr)
+
+    def put(self, local: Path, remote: str, mode: int = 0o600) -> None:
+        target = Path(remote)
+        if target.resolve() == Path(local).resolve():
+            return
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        shutil.copyfile(local, tmp)
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+
+    def get(self, remote: str, local: Path) -> bool:
+        source = Path(remote)
+        if not source.exists():
+            return False
+        if source.resolve() != Path(local).resolve():
+            local.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, local)
+        return True
+
+    def missing(self, paths: Iterable[str]) -> set[str]:
+        return {p for p in paths if not os.path.exists(p)}
+
+    def home(self) -> str:
+        return str(Path.home())
+
+    def mkdirs(self, paths: Iterable[str]) -> None:
+        for p in paths:
+            os.makedirs(p, mode=0o700, exist_ok=True)
+
+    def remove_tree(self, path: str) -> None:
+        shutil.rmtree(path, ignore_errors=True)
+
+    def read_text(self, remote: str, tail_bytes: int | None = None) -> str | None:
+        try:
+            with open(remote, "rb") as f:
+                if tail_bytes:
+                    f.seek(max(0, os.fstat(f.fileno()).st_size - tail_bytes))
+                return f.read().decode(errors="replace")
+        except OSError:
+            return None

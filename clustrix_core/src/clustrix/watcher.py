@@ -1,0 +1,154 @@
+"""One watcher per target: one status call per poll cycle for all outstanding jobs.
+
+The interval grows with the age of the youngest outstanding job (fast while jobs are
+young, slower as they age), between ``poll_interval`` and ``max_poll_interval``, so the
+rate of scheduler commands does not depend on how many futures are waiting.
+When an element ends, its results are fetched, each call's future gets its value or
+its exception (through the error chain), states go to the job store, and the job's
+remote files are cleaned up once every call succeeded.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .errors import ClustrixError
+from .job import Job, JobStatus, State
+from .outcome import read_outcomes
+
+if TYPE_CHECKING:
+    from .future import ClusterFuture
+    from .target import Target
+
+log = logging.getLogger("clustrix.watcher")
+
+
+@dataclass
+class Watched:
+    job: Job
+    futures: dict[int, ClusterFuture]
+    open_elements: set[int]
+    ok: bool = True
+    cancel_requested: set[int] = field(default_factory=set)
+
+
+class Watcher:
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self._watched: dict[str, Watched] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.cycles = 0  # status calls made, for tests and `clustrix doctor`
+
+    def watch(self, job: Job, futures: list[ClusterFuture]) -> None:
+        with self._lock:
+            self._watched[job.job_id] = Watched(job, {f.index: f for f in futures}, set(range(job.n_elements)))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name=f"clustrix-watcher-{job.backend}", daemon=True)
+                self._thread.start()
+        self._wake.set()
+
+    def cancel(self, future: ClusterFuture) -> bool:
+        """Cancel a future; cancel its job once every call of it is cancelled."""
+        with self._lock:
+            watched = self._watched.get(future.job.job_id)
+            if watched is None:
+                return False
+            watched.cancel_requested.add(future.index)
+            whole_job = len(watched.cancel_requested) == len(watched.futures)
+        if whole_job:
+            self.target.hooks.clustrix_cancel(jobs=[future.job], target=self.target)
+        cancelled = future._cancel_locally()
+        if cancelled:
+            self.target.store.set_states({future.job_id: State.CANCELLED})
+        return cancelled
+
+    def _interval(self) -> float:
+        settings = self.target.settings
+        low, high = float(settings.get("poll_interval") or 0.05), float(settings.get("max_poll_interval") or 10)
+        with self._lock:
+            youngest = max((w.job.created for w in self._watched.values()), default=time.time())
+        return min(high, max(low, (time.time() - youngest) * 0.1))
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                watched = list(self._watched.values())
+            if not watched:
+                self._wake.wait(timeout=60)
+                self._wake.clear()
+                continue
+            try:
+                self.poll(watched)
+            except Exception:  # the watcher must outlive a dropped connection or a bad answer
+                log.warning("status poll for %s failed; retrying", self.target.backend, exc_info=True)
+                time.sleep(min(5.0, self._interval() * 4))
+            self._wake.wait(timeout=self._interval())
+            self._wake.clear()
+
+    def poll(self, watched: list[Watched]) -> None:
+        """One cycle: one batched status call, then settle every element that ended."""
+        self.cycles += 1
+        statuses = self.target.hooks.clustrix_status(jobs=[w.job for w in watched], target=self.target) or {}
+        call_states: dict[str, State] = {}
+        job_states: dict[str, State] = {}
+        for w in watched:
+            status = statuses.get(w.job.job_id)
+            if status is None:
+                continue
+            ended = sorted(e for e in w.open_elements if status.of(e).terminal)
+            if not ended:
+                if status.state == State.RUNNING:
+                    job_states[w.job.job_id] = State.RUNNING
+                continue
+            self.target.hooks.clustrix_fetch(job=w.job, target=self.target, elements=ended)
+            for element in ended:
+                self._settle(w, element, status, call_states)
+                w.open_elements.discard(element)
+            if not w.open_elements:
+                job_states[w.job.job_id] = State.COMPLETED if w.ok else status.state
+                self._finish(w)
+            else:
+                job_states[w.job.job_id] = State.RUNNING
+        self.target.store.set_states(call_states, job_states)
+
+    def _settle(self, w: Watched, element: int, status: JobStatus, call_states: dict[str, State]) -> None:
+        job, hooks = w.job, self.target.hooks
+        outcomes: list[tuple] | None = None
+        corrupted: ClustrixError | None = None
+        path = job.result_path(element)
+        if path.exists():
+            try:
+                outcomes = read_outcomes(path)
+            except ClustrixError as exc:
+                corrupted = exc
+        for i in job.calls_of(element):
+            outcome = outcomes[i - job.calls_of(element).start] if outcomes else None
+            future = w.futures.get(i)
+            if outcome is not None and outcome[0] == "ok":
+                call_states[job.call_id(i)] = State.COMPLETED
+                if future is not None and not future.done():
+                    future.set_result(outcome[1])
+                continue
+            w.ok = False
+            exc = corrupted or hooks.clustrix_extract_error(
+                job=job, target=self.target, call_index=i, status=status, outcome=outcome
+            )
+            state = State.FAILED if outcome is not None else status.of(element)
+            call_states[job.call_id(i)] = State.CANCELLED if future is not None and future.cancelled() else state
+            if future is not None and not future.done():
+                future.set_exception(exc)
+
+    def _finish(self, w: Watched) -> None:
+        with self._lock:
+            self._watched.pop(w.job.job_id, None)
+        if w.ok and not w.job.settings.get("keep_files"):
+            try:
+                self.target.hooks.clustrix_cleanup(job=w.job, target=self.target)
+            except Exception:
+                log.warning("cleanup of job %s failed", w.job.job_id, exc_info=True)
