@@ -69,6 +69,19 @@ class Transport(ABC):
     def home(self) -> str:
         """The remote user's home directory."""
 
+    def listdirs(self, paths: Sequence[str]) -> dict[str, set[str]]:
+        """Names in each directory (missing ones map to an empty set), in one round trip."""
+        script = 'for d in "$@"; do printf "\\0%s\\n" "$d"; ls -1A -- "$d" 2>/dev/null || true; done'
+        done = self.run(["sh", "-c", script, "sh", *paths]).check()
+        found: dict[str, set[str]] = {p: set() for p in paths}
+        current: set[str] | None = None
+        for line in done.stdout.splitlines():
+            if line.startswith("\0"):
+                current = found.setdefault(line[1:], set())
+            elif current is not None and line:
+                current.add(line)
+        return found
+
     def mkdirs(self, paths: Iterable[str]) -> None:
         """Create directories (and parents) with mode 0700."""
         self.run(["mkdir", "-p", "-m", "700", *paths]).check()
@@ -130,6 +143,15 @@ class LocalTransport(Transport):
 
     def missing(self, paths: Iterable[str]) -> set[str]:
         return {p for p in paths if not os.path.exists(p)}
+
+    def listdirs(self, paths: Sequence[str]) -> dict[str, set[str]]:
+        found = {}
+        for p in paths:
+            try:
+                found[p] = set(os.listdir(p))
+            except OSError:
+                found[p] = set()
+        return found
 
     def home(self) -> str:
         return str(Path.home())

@@ -1,0 +1,270 @@
+"""The engine shared by batch-scheduler backends (SLURM, PBS, SGE).
+
+A scheduler plugin subclasses :class:`BatchScheduler` and supplies only what differs
+between schedulers: directive lines, the submit/status/accounting/cancel commands and
+their parsers, and the array syntax. This module holds the rest, once: the job script
+template, array chunking to the site's limit, the per-cycle status logic (result files
+first, then one live-status command, then accounting only for jobs that vanished
+without a result) and the log reader of the error chain.
+
+A scheduler job is one *chunk*: a plain job for a single element, else an array of up
+to ``max_array_size`` elements. ``job.native_id`` is the chunks' ids joined by commas.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .config import Setting
+from .defaults import STDERR_TAIL_BYTES, typed_failure
+from .errors import ConfigError, SubmissionRejected
+from .hookspecs import hookimpl
+from .job import Job, JobStatus, State
+from .target import Target
+from .transport import Completed
+
+#: (chunk's native id, task id or None for a plain job) -> state
+TaskStates = dict[tuple[str, int | None], State]
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Elements ``first .. first + size - 1`` of a job, submitted as one scheduler job."""
+
+    index: int
+    first: int
+    size: int
+    array: bool
+
+    def script_name(self) -> str:
+        return f"job-{self.index}.sh"
+
+
+def sanitize_name(name: str, limit: int = 64) -> str:
+    """A job name every scheduler accepts: letters, digits, ``_ . -``; starts with a letter."""
+    clean = re.sub(r"[^A-Za-z0-9_.-]", "_", name).strip("._-") or "clustrix"
+    if not clean[0].isalpha():
+        clean = "c" + clean
+    return clean[:limit]
+
+
+class BatchScheduler:
+    """Engine + the interface a scheduler plugin fills in."""
+
+    #: directive prefix, e.g. "#SBATCH"
+    prefix: str = ""
+    #: environment variable holding the array task id inside a job
+    task_id_var: str = ""
+    #: first array task id (SGE counts from 1)
+    first_task: int = 0
+    #: configurable command names: setting key -> default command
+    commands: dict[str, str] = {}
+    #: (regex on the job's stderr, state it proves) for the log reader
+    log_patterns: tuple[tuple[str, State], ...] = ()
+
+    def __init__(self) -> None:
+        self._array_limits: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    # --- what a scheduler plugin supplies ---------------------------------------------
+
+    def directives(self, job: Job, target: Target, chunk: Chunk) -> list[str]:
+        """Directive lines (without the prefix) for this chunk: resources, name, logs, array."""
+        raise NotImplementedError
+
+    def submit_argv(self, script: str, job: Job, target: Target, chunk: Chunk) -> list[str]:
+        raise NotImplementedError
+
+    def parse_submit(self, done: Completed) -> str:
+        """The native id from a successful submit command's output."""
+        raise NotImplementedError
+
+    def live(self, native_ids: Sequence[str], target: Target) -> TaskStates:
+        """States of the live tasks of these jobs, with ONE scheduler command."""
+        raise NotImplementedError
+
+    def finished(self, native_ids: Sequence[str], target: Target) -> TaskStates:
+        """Final states of jobs no longer live, from accounting (or the scheduler's memory)."""
+        raise NotImplementedError
+
+    def cancel_argv(self, native_ids: Sequence[str], target: Target) -> list[str]:
+        raise NotImplementedError
+
+    def max_array_size(self, target: Target) -> int:
+        """Largest array the site accepts (read from the scheduler's config if possible)."""
+        return 1000
+
+    def scheduler_logs(self, job: Job, element: int) -> list[str]:
+        """Remote paths of the scheduler's own stdout/stderr files for an element."""
+        return []
+
+    # --- helpers for plugins ----------------------------------------------------------
+
+    def command(self, target: Target, key: str) -> str:
+        return str(target.settings.get(key) or self.commands[key])
+
+    def run(self, target: Target, argv: Sequence[str], timeout: float = 60) -> Completed:
+        return target.transport.run(list(argv), timeout=timeout)
+
+    def settings(self) -> list[Setting]:
+        return [
+            Setting(key, str, None, f"Path of `{default}` on the execution host (default: `{default}`).", plugin=type(self).__module__)
+            for key, default in self.commands.items()
+        ]
+
+    @hookimpl
+    def clustrix_settings(self) -> list[Setting]:
+        return self.settings()
+
+    # --- the engine: job script ------------------------------------------------------
+
+    def chunks(self, job: Job, target: Target) -> list[Chunk]:
+        if job.n_elements == 1:
+            return [Chunk(0, 0, 1, array=False)]
+        limit = self._array_limit(target)
+        return [
+            Chunk(i, first, min(limit, job.n_elements - first), array=True)
+            for i, first in enumerate(range(0, job.n_elements, limit))
+        ]
+
+    def _array_limit(self, target: Target) -> int:
+        with self._lock:
+            if target.key not in self._array_limits:
+                self._array_limits[target.key] = max(1, self.max_array_size(target))
+            return self._array_limits[target.key]
+
+    def script(self, job: Job, target: Target, chunk: Chunk) -> str:
+        """The job script: directives, strict preamble, setup, env, cd, the runner."""
+        settings = job.settings
+        lines = ["#!/bin/bash"]
+        lines += [f"{self.prefix} {d}" for d in self.directives(job, target, chunk)]
+        lines += [f"{self.prefix} {d}" for d in settings.get("extra_directives") or []]
+        lines += ["# generated by clustrix for job " + job.job_id, "set -eo pipefail"]
+        lines += list(settings.get("setup") or [])
+        for name, value in (settings.get("env") or {}).items():
+            if not _ENV_NAME.match(str(name)):
+                raise ConfigError(f"env: {name!r} is not a valid environment variable name")
+            lines.append(f"export {name}={shlex.quote(str(value))}")
+        jobdir = shlex.quote(job.remote_dir)
+        if chunk.array:
+            element = f"$(( ${{{self.task_id_var}}} - {self.first_task} + {chunk.first} ))"
+        else:
+            element = str(chunk.first)
+        lines += [
+            f"cd {jobdir}",
+            f"CLUSTRIX_ELEMENT={element}",
+            "export CLUSTRIX_ELEMENT CLUSTRIX_JOB_ID=" + shlex.quote(job.job_id),
+            f'exec {shlex.quote(target.python)} {jobdir}/runner.py {jobdir} "$CLUSTRIX_ELEMENT" '
+            '>>"logs/$CLUSTRIX_ELEMENT.out" 2>>"logs/$CLUSTRIX_ELEMENT.err"',
+        ]
+        return "\n".join(lines) + "\n"
+
+    @hookimpl
+    def clustrix_render(self, job: Job, target: Target) -> str:
+        return self.script(job, target, self.chunks(job, target)[0])
+
+    @hookimpl
+    def clustrix_stage(self, job: Job, target: Target) -> None:
+        """Write the chunks' scripts into the job dir; the core's default stage copies them."""
+        for chunk in self.chunks(job, target):
+            path = job.local_dir / chunk.script_name()
+            path.write_text(self.script(job, target, chunk))
+            path.chmod(0o700)
+        return None
+
+    # --- the engine: submit, status, cancel ---------------------------------------------
+
+    @hookimpl
+    def clustrix_submit(self, job: Job, target: Target) -> str:
+        ids: list[str] = []
+        for chunk in self.chunks(job, target):
+            script = f"{job.remote_dir}/{chunk.script_name()}"
+            done = self.run(target, self.submit_argv(script, job, target, chunk))
+            if done.returncode != 0:
+                if ids:
+                    self.run(target, self.cancel_argv(ids, target))
+                raise SubmissionRejected(
+                    (done.stderr or done.stdout).strip() or f"exit code {done.returncode}",
+                    job_id=job.job_id,
+                )
+            ids.append(self.parse_submit(done))
+        return ",".join(ids)
+
+    def _elements(self, job: Job, target: Target) -> dict[tuple[str, int | None], int]:
+        """Map (chunk id, task id) to the job's element index."""
+        mapping: dict[tuple[str, int | None], int] = {}
+        ids = (job.native_id or "").split(",")
+        for chunk, native in zip(self.chunks(job, target), ids):
+            if not chunk.array:
+                mapping[(native, None)] = chunk.first
+                continue
+            for offset in range(chunk.size):
+                mapping[(native, self.first_task + offset)] = chunk.first + offset
+        return mapping
+
+    @hookimpl
+    def clustrix_status(self, jobs: Sequence[Job], target: Target) -> dict[str, JobStatus]:
+        """Live states in one command; result files decide; accounting only for the vanished."""
+        mappings = {job.job_id: self._elements(job, target) for job in jobs}
+        native_ids = sorted({nid for m in mappings.values() for nid, _ in m})
+        live = self.live(native_ids, target) if native_ids else {}
+        listing = target.transport.listdirs([f"{job.remote_dir}/results" for job in jobs])
+        states: dict[str, dict[int, State]] = {}
+        vanished: set[str] = set()
+        for job in jobs:
+            have = listing.get(f"{job.remote_dir}/results", set())
+            states[job.job_id] = {}
+            for key, element in mappings[job.job_id].items():
+                if f"{element}.pkl" in have:
+                    states[job.job_id][element] = State.COMPLETED
+                elif key in live or (key[0], None) in live:
+                    states[job.job_id][element] = live.get(key, live.get((key[0], None), State.PENDING))
+                else:
+                    vanished.add(key[0])
+        final = self.finished(sorted(vanished), target) if vanished else {}
+        answer = {}
+        for job in jobs:
+            elements = states[job.job_id]
+            for key, element in mappings[job.job_id].items():
+                if element not in elements and key[0] in vanished:
+                    found = final.get(key, final.get((key[0], None)))
+                    # unknown to accounting too: treat as lost, unless it is a fresh submit
+                    elements[element] = found if found is not None else State.LOST
+            overall = State.RUNNING if any(not s.terminal for s in elements.values()) else State.COMPLETED
+            answer[job.job_id] = JobStatus(overall, elements)
+        return answer
+
+    @hookimpl
+    def clustrix_cancel(self, jobs: Sequence[Job], target: Target) -> bool:
+        ids = [nid for job in jobs for nid in (job.native_id or "").split(",") if nid]
+        if ids:
+            self.run(target, self.cancel_argv(ids, target)).check()
+        return True
+
+    @hookimpl
+    def clustrix_extract_error(
+        self, job: Job, target: Target, call_index: int, status: JobStatus, outcome: Any
+    ) -> BaseException | None:
+        """Log reader: the element's stderr and the scheduler's, refined by known messages."""
+        if outcome is not None:
+            return None
+        element = job.element_of(call_index)
+        paths = [f"{job.remote_dir}/logs/{element}.err", *self.scheduler_logs(job, element)]
+        texts = [target.transport.read_text(p, STDERR_TAIL_BYTES) or "" for p in paths]
+        tail = "\n".join(t.rstrip() for t in texts if t.strip())[-STDERR_TAIL_BYTES:]
+        state = status.of(element)
+        for pattern, proven in self.log_patterns:
+            if re.search(pattern, tail):
+                state = proven
+                break
+        if not tail.strip() and state in (State.COMPLETED, State.LOST):
+            return None  # nothing to read: let the generic answer speak
+        refined = JobStatus(state, {element: state}, status.reason)
+        return typed_failure(job, call_index, refined, tail)

@@ -1,0 +1,157 @@
+"""Conformance kit: the tests every Clustrix backend must pass.
+
+Subclass :class:`BackendConformance` in your test suite and provide a
+``backend_options`` fixture returning the ``@cluster`` keywords that select your
+backend (``{"cluster_type": "mybackend", ...}``)::
+
+    from clustrix.testing import BackendConformance
+
+    class TestMyBackend(BackendConformance):
+        @pytest.fixture
+        def backend_options(self):
+            return {"cluster_type": "mybackend"}
+
+The functions the tests submit are defined inside the tests, so cloudpickle sends them
+by value: the execution host needs Python and cloudpickle, not Clustrix or pytest.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from .decorator import cluster
+from .errors import PicklingError
+from .future import ClusterFuture
+from .hookspecs import hookimpl
+from .job import State
+from .plugins import manager
+
+
+def wait_for_state(future: ClusterFuture, done: Callable[[State], bool], timeout: float) -> State:
+    """Ask the backend (not the future) until ``done(state)`` holds for the call's element."""
+    target, job = future.target, future.job
+    deadline = time.monotonic() + timeout
+    state = State.PENDING
+    while time.monotonic() < deadline:
+        answer = target.hooks.clustrix_status(jobs=[job], target=target) or {}
+        if job.job_id in answer:
+            state = answer[job.job_id].of(job.element_of(future.index))
+            if done(state):
+                return state
+        time.sleep(0.2)
+    raise AssertionError(f"job {future.job_id} did not reach the expected state in {timeout} s (last: {state})")
+
+
+class StatusSpy:
+    """Hookwrapper recording how many jobs each status call asked about."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    @hookimpl(wrapper=True)
+    def clustrix_status(self, jobs: Any, target: Any) -> Any:
+        self.calls.append(len(jobs))
+        return (yield)
+
+
+class BackendConformance:
+    """Round trip, exception type, unpicklable input, map order, arrays, cancel, batched status."""
+
+    #: seconds any single job may take on this backend, queueing included
+    timeout: float = 120
+
+    @pytest.fixture
+    def backend_options(self) -> dict[str, Any]:
+        raise NotImplementedError("provide a backend_options fixture returning @cluster keywords")
+
+    def test_round_trip_returns_value(self, backend_options: dict[str, Any]) -> None:
+        @cluster(**backend_options)
+        def add(a: int, b: int) -> dict[str, int]:
+            return {"sum": a + b}
+
+        future = add.submit(2, 3)
+        assert isinstance(future, ClusterFuture)
+        assert future.result(timeout=self.timeout) == {"sum": 5}
+        assert future.native_id
+
+    def test_remote_exception_keeps_its_type(self, backend_options: dict[str, Any]) -> None:
+        @cluster(**backend_options)
+        def fail(key: str) -> None:
+            raise KeyError(key)
+
+        with pytest.raises(KeyError) as info:
+            fail.submit("missing-key").result(timeout=self.timeout)
+        assert info.value.args == ("missing-key",)
+        notes = "\n".join(getattr(info.value, "__notes__", []))
+        assert "Remote traceback" in notes and "in fail" in notes
+
+    def test_unpicklable_argument_fails_at_submit(self, backend_options: dict[str, Any]) -> None:
+        import threading
+
+        @cluster(**backend_options)
+        def use(lock: Any) -> None:
+            return None
+
+        with pytest.raises(PicklingError, match="argument 0"):
+            use.submit(threading.Lock())
+
+    def test_map_keeps_input_order(self, backend_options: dict[str, Any]) -> None:
+        @cluster(**backend_options)
+        def square(x: int) -> int:
+            return x * x
+
+        futures = square.map(range(7))
+        assert [f.result(timeout=self.timeout) for f in futures] == [x * x for x in range(7)]
+        assert len({f.job.job_id for f in futures}) == 1, "a map is one job (an array where there are arrays)"
+        assert len({f.job_id for f in futures}) == 7
+
+    def test_map_with_packing_keeps_order_and_exceptions(self, backend_options: dict[str, Any]) -> None:
+        @cluster(**backend_options)
+        def invert(x: int) -> float:
+            return 1 / x
+
+        futures = invert.map([4, 2, 0, 1, 5], tasks_per_job=2)
+        assert futures[0].job.n_elements == 3
+        assert futures[0].result(timeout=self.timeout) == 0.25
+        with pytest.raises(ZeroDivisionError):
+            futures[2].result(timeout=self.timeout)
+        assert [f.result(timeout=self.timeout) for i, f in enumerate(futures) if i != 2] == [0.25, 0.5, 1.0, 0.2]
+
+    def test_cancel_stops_a_running_job(self, backend_options: dict[str, Any]) -> None:
+        @cluster(**backend_options)
+        def nap(seconds: float) -> str:
+            import time
+
+            time.sleep(seconds)
+            return "woke up"
+
+        future = nap.submit(300)
+        wait_for_state(future, lambda s: s == State.RUNNING, self.timeout)
+        assert future.cancel()
+        assert future.cancelled()
+        final = wait_for_state(future, lambda s: s.terminal, self.timeout)
+        assert final != State.COMPLETED
+
+    def test_status_is_batched(self, backend_options: dict[str, Any]) -> None:
+        @cluster(**backend_options)
+        def nap(seconds: float) -> float:
+            import time
+
+            time.sleep(seconds)
+            return seconds
+
+        spy = StatusSpy()
+        manager().pm.register(spy, name="conformance-status-spy")
+        try:
+            futures = [nap.submit(1.5) for _ in range(3)]
+            target = futures[0].target
+            answer = target.hooks.clustrix_status(jobs=[f.job for f in futures], target=target)
+            assert set(answer) == {f.job.job_id for f in futures}
+            assert [f.result(timeout=self.timeout) for f in futures] == [1.5] * 3
+        finally:
+            manager().pm.unregister(name="conformance-status-spy")
+        assert max(spy.calls) == 3, f"one status call should cover all outstanding jobs, saw {spy.calls}"
