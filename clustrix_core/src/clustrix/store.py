@@ -3,7 +3,12 @@
 SQLite in Clustrix's home (platformdirs' user data dir, or ``CLUSTRIX_HOME``), in WAL
 mode with short ``BEGIN IMMEDIATE`` transactions and retries on "database is locked",
 so many processes can submit and watch at once. The schema is versioned with
-``PRAGMA user_version``; ``MIGRATIONS[i]`` takes version i to i+1.
+``PRAGMA user_version``; ``MIGRATIONS[i]`` takes version i to i+1 (append, never edit).
+
+A job row holds what is needed to find and rebuild the job from any process: its
+function, backend, target (key, host, profile), native id, local and remote job dirs,
+resolved settings (resources included), state and timestamps; its calls (one per
+future, ``JOBID.i`` within an array) have their own rows and states.
 """
 
 from __future__ import annotations
@@ -13,13 +18,15 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from .errors import JobNotFound
+from .errors import ClustrixError, JobNotFound
 from .job import Job, State
+
+T = TypeVar("T")
+RETRIES = 50
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -48,7 +55,32 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX calls_by_job ON calls(job_id);
     CREATE INDEX jobs_by_created ON jobs(created);
     """,
+    # 2: host and profile as columns (for `clustrix jobs` filters), when the job ended
+    """
+    ALTER TABLE jobs ADD COLUMN host TEXT;
+    ALTER TABLE jobs ADD COLUMN profile TEXT;
+    ALTER TABLE jobs ADD COLUMN finished REAL;
+    UPDATE jobs SET host = json_extract(target, '$.cluster_host'), profile = json_extract(settings, '$.profile');
+    UPDATE jobs SET finished = updated WHERE state NOT IN ('SUBMITTING', 'PENDING', 'RUNNING');
+    CREATE INDEX jobs_by_state ON jobs(state);
+    """,
 )
+
+LIVE_STATES = tuple(s.value for s in State if not s.terminal)
+_INSERT_JOB = (
+    "INSERT INTO jobs (job_id, function, backend, target, settings, native_id, local_dir, remote_dir,"
+    " n_calls, tasks_per_element, state, created, updated, host, profile) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+_LIVE_SQL = "(" + ",".join(f"'{v}'" for v in LIVE_STATES) + ")"
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc)
+    return "locked" in text or "busy" in text
+
+
+def _backoff(attempt: int) -> None:
+    time.sleep(0.01 + random.random() * 0.05 * (attempt + 1))
 
 
 class Store:
@@ -56,63 +88,75 @@ class Store:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        self._db = sqlite3.connect(
+            path, timeout=30, isolation_level=None, check_same_thread=False
+        )
         self._db.row_factory = sqlite3.Row
-        with self._retrying():
-            self._db.execute("PRAGMA journal_mode=WAL")
+        self._retry(lambda: self._db.execute("PRAGMA journal_mode=WAL"))
         self._db.execute("PRAGMA busy_timeout=30000")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._migrate()
 
-    @contextmanager
-    def _retrying(self) -> Iterator[None]:
-        """Retry a whole statement group on 'database is locked' (busy_timeout covers most)."""
-        for attempt in range(50):
+    def _retry(self, action: Callable[[], T]) -> T:
+        """Run ``action`` again on 'database is locked' (busy_timeout covers most cases)."""
+        for attempt in range(RETRIES):
             try:
-                yield
-                return
+                with self._lock:
+                    return action()
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
+                if not _busy(exc) or attempt == RETRIES - 1:
                     raise
-                if attempt == 49:
-                    raise
-                time.sleep(0.01 + random.random() * 0.05 * (attempt + 1))
+            _backoff(attempt)
+        raise AssertionError("unreachable")
+
+    def _transaction(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for sql, params in statements:
+                self._db.execute(sql, params)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
 
     def _write(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
-        for attempt in range(50):
-            with self._lock:
-                try:
-                    self._db.execute("BEGIN IMMEDIATE")
-                    try:
-                        for sql, params in statements:
-                            self._db.execute(sql, params)
-                        self._db.execute("COMMIT")
-                    except BaseException:
-                        self._db.execute("ROLLBACK")
-                        raise
-                    return
-                except sqlite3.OperationalError as exc:
-                    if ("locked" not in str(exc) and "busy" not in str(exc)) or attempt == 49:
-                        raise
-            time.sleep(0.01 + random.random() * 0.05 * (attempt + 1))
+        """One short IMMEDIATE transaction (takes the write lock at once: no upgrade deadlock)."""
+        self._retry(lambda: self._transaction(statements))
+
+    @property
+    def version(self) -> int:
+        return int(
+            self._retry(lambda: self._db.execute("PRAGMA user_version").fetchone()[0])
+        )
 
     def _migrate(self) -> None:
-        with self._lock:
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        for target in range(version, len(MIGRATIONS)):
-            with self._lock:
-                self._db.execute("BEGIN IMMEDIATE")
-                current = self._db.execute("PRAGMA user_version").fetchone()[0]
-                if current == target:
-                    for statement in MIGRATIONS[target].split(";"):
-                        if statement.strip():
-                            self._db.execute(statement)
-                    self._db.execute(f"PRAGMA user_version={target + 1}")
-                self._db.execute("COMMIT")
+        """Bring the schema to ``len(MIGRATIONS)``; concurrent openers migrate once."""
+        version = self.version
+        if version > len(MIGRATIONS):
+            raise ClustrixError(
+                f"the job store {self.path} has schema version {version}, newer than this Clustrix "
+                f"understands ({len(MIGRATIONS)}); upgrade clustrix (`pip install -U clustrix`)"
+            )
+        for step in range(version, len(MIGRATIONS)):
+            self._retry(lambda step=step: self._migrate_step(step))  # type: ignore[misc]
+
+    def _migrate_step(self, step: int) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            if (
+                self._db.execute("PRAGMA user_version").fetchone()[0] == step
+            ):  # not done by another process
+                for statement in MIGRATIONS[step].split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version={step + 1}")
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._db.execute(sql, params).fetchall()
+        return self._retry(lambda: self._db.execute(sql, params).fetchall())
 
     # --- recording -------------------------------------------------------------------
 
@@ -121,44 +165,92 @@ class Store:
         now = time.time()
         rows: list[tuple[str, Sequence[Any]]] = [
             (
-                "INSERT INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                _INSERT_JOB,
                 (
-                    job.job_id, job.function, job.backend, target_key,
-                    json.dumps(job.settings, default=str), job.native_id, str(job.local_dir),
-                    job.remote_dir, job.n_calls, job.tasks_per_element,
-                    State.SUBMITTING.value, job.created, now,
+                    job.job_id,
+                    job.function,
+                    job.backend,
+                    target_key,
+                    json.dumps(job.settings, default=str),
+                    job.native_id,
+                    str(job.local_dir),
+                    job.remote_dir,
+                    job.n_calls,
+                    job.tasks_per_element,
+                    State.SUBMITTING.value,
+                    job.created,
+                    now,
+                    job.settings.get("cluster_host"),
+                    job.settings.get("profile"),
                 ),
             )
         ]
         rows += [
-            ("INSERT INTO calls VALUES (?,?,?,?,?)", (job.call_id(i), job.job_id, i, State.SUBMITTING.value, now))
+            (
+                "INSERT INTO calls VALUES (?,?,?,?,?)",
+                (job.call_id(i), job.job_id, i, State.SUBMITTING.value, now),
+            )
             for i in range(job.n_calls)
         ]
         self._write(rows)
 
     def set_native_id(self, job_id: str, native_id: str) -> None:
-        self._write([
-            (
-                "UPDATE jobs SET native_id=?, state=?, updated=? WHERE job_id=?",
-                (native_id, State.PENDING.value, time.time(), job_id),
-            ),
-            ("UPDATE calls SET state=?, updated=? WHERE job_id=? AND state=?",
-             (State.PENDING.value, time.time(), job_id, State.SUBMITTING.value)),
-        ])
+        self._write(
+            [
+                (
+                    "UPDATE jobs SET native_id=?, state=?, updated=? WHERE job_id=?",
+                    (native_id, State.PENDING.value, time.time(), job_id),
+                ),
+                (
+                    "UPDATE calls SET state=?, updated=? WHERE job_id=? AND state=?",
+                    (State.PENDING.value, time.time(), job_id, State.SUBMITTING.value),
+                ),
+            ]
+        )
 
-    def set_states(self, call_states: dict[str, State], job_states: dict[str, State] | None = None) -> None:
-        """Write back states seen by a watcher (one transaction for a whole poll cycle)."""
+    def set_states(
+        self, call_states: dict[str, State], job_states: dict[str, State] | None = None
+    ) -> None:
+        """Write back states seen by a watcher (one transaction for a whole poll cycle).
+
+        A live state never overwrites a final one: a slow watcher in another process
+        cannot bring a finished job back to RUNNING.
+        """
         now = time.time()
+        guard = f" AND (state IN {_LIVE_SQL} OR ? = 1)"
         rows: list[tuple[str, Sequence[Any]]] = [
-            ("UPDATE calls SET state=?, updated=? WHERE call_id=?", (s.value, now, c))
+            (
+                "UPDATE calls SET state=?, updated=? WHERE call_id=?" + guard,
+                (s.value, now, c, int(s.terminal)),
+            )
             for c, s in call_states.items()
         ]
         rows += [
-            ("UPDATE jobs SET state=?, updated=? WHERE job_id=?", (s.value, now, j))
+            (
+                "UPDATE jobs SET state=?, updated=?, finished=? WHERE job_id=?" + guard,
+                (s.value, now, now if s.terminal else None, j, int(s.terminal)),
+            )
             for j, s in (job_states or {}).items()
         ]
         if rows:
             self._write(rows)
+
+    def set_job_state(self, job_id: str, state: State) -> None:
+        """Force a job and all its calls to ``state`` (e.g. CANCELLED by `clustrix cancel`)."""
+        now = time.time()
+        finished = now if state.terminal else None
+        self._write(
+            [
+                (
+                    "UPDATE jobs SET state=?, updated=?, finished=? WHERE job_id=?",
+                    (state.value, now, finished, job_id),
+                ),
+                (
+                    "UPDATE calls SET state=?, updated=? WHERE job_id=?",
+                    (state.value, now, job_id),
+                ),
+            ]
+        )
 
     def delete(self, job_ids: Sequence[str]) -> None:
         self._write([("DELETE FROM jobs WHERE job_id=?", (j,)) for j in job_ids])
@@ -169,38 +261,81 @@ class Store:
         """The job, its target key and its recorded state."""
         rows = self._read("SELECT * FROM jobs WHERE job_id=?", (job_id,))
         if not rows:
-            raise JobNotFound(f"no job {job_id!r} in the job store {self.path}; `clustrix jobs` lists them")
+            raise JobNotFound(
+                f"no job {job_id!r} in the job store {self.path}; `clustrix jobs` lists them"
+            )
         return _job_of(rows[0]), rows[0]["target"], rows[0]["state"]
 
     def call(self, call_id: str) -> tuple[str, int, str]:
         """(job id, index in the job, state) of one call id."""
-        rows = self._read("SELECT job_id, idx, state FROM calls WHERE call_id=?", (call_id,))
+        rows = self._read(
+            "SELECT job_id, idx, state FROM calls WHERE call_id=?", (call_id,)
+        )
         if not rows:
-            raise JobNotFound(f"no job {call_id!r} in the job store {self.path}; `clustrix jobs` lists them")
+            raise JobNotFound(
+                f"no job {call_id!r} in the job store {self.path}; `clustrix jobs` lists them"
+            )
         return rows[0]["job_id"], rows[0]["idx"], rows[0]["state"]
 
     def calls(self, job_id: str) -> list[sqlite3.Row]:
         return self._read("SELECT * FROM calls WHERE job_id=? ORDER BY idx", (job_id,))
 
+    def resolve(self, some_id: str) -> tuple[Job, int | None, sqlite3.Row]:
+        """A job id or a call id: (job, call index or None for a whole job, job row)."""
+        rows = self._read("SELECT * FROM jobs WHERE job_id=?", (some_id,))
+        if rows:
+            job = _job_of(rows[0])
+            return job, (0 if not job.is_array else None), rows[0]
+        parent, index, _ = self.call(some_id)
+        rows = self._read("SELECT * FROM jobs WHERE job_id=?", (parent,))
+        return _job_of(rows[0]), index, rows[0]
+
+    def call_states(self, job_id: str) -> dict[int, str]:
+        return {r["idx"]: r["state"] for r in self.calls(job_id)}
+
     def jobs(
-        self, *, state: str | None = None, backend: str | None = None, since: float | None = None, limit: int = 50
+        self,
+        *,
+        state: str | Sequence[str] | None = None,
+        backend: str | None = None,
+        since: float | None = None,
+        before: float | None = None,
+        limit: int | None = 50,
     ) -> list[sqlite3.Row]:
+        """Job rows, newest first; ``since``/``before`` bound the submit time (epoch seconds)."""
         sql, params = "SELECT * FROM jobs WHERE 1=1", []
         if state:
-            sql += " AND state=?"
-            params.append(state.upper())
+            states = [state] if isinstance(state, str) else list(state)
+            sql += f" AND state IN ({','.join('?' * len(states))})"
+            params.extend(s.upper() for s in states)
         if backend:
             sql += " AND backend=?"
             params.append(backend)
         if since is not None:
             sql += " AND created>=?"
             params.append(since)
-        sql += " ORDER BY created DESC LIMIT ?"
-        params.append(limit)
+        if before is not None:
+            sql += " AND created<?"
+            params.append(before)
+        sql += " ORDER BY created DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
         return self._read(sql, params)
 
+    def finished_before(self, cutoff: float) -> list[sqlite3.Row]:
+        """Jobs in a final state that ended before ``cutoff`` (epoch seconds)."""
+        return self._read(
+            f"SELECT * FROM jobs WHERE state NOT IN {_LIVE_SQL} AND COALESCE(finished, updated) < ? ORDER BY created",
+            (cutoff,),
+        )
+
     def count(self) -> int:
+        """Number of recorded calls."""
         return int(self._read("SELECT COUNT(*) FROM calls")[0][0])
+
+    def count_jobs(self) -> int:
+        return int(self._read("SELECT COUNT(*) FROM jobs")[0][0])
 
     def close(self) -> None:
         with self._lock:
