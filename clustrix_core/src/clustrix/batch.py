@@ -25,7 +25,7 @@ from .defaults import STDERR_TAIL_BYTES, typed_failure
 from .errors import ConfigError, SubmissionRejected
 from .hookspecs import hookimpl
 from .job import Job, JobStatus, State
-from .target import Target
+from .target import Target, target_key
 from .transport import Completed
 
 #: (chunk's native id, task id or None for a plain job) -> state
@@ -208,6 +208,19 @@ class BatchScheduler:
             for offset in range(chunk.size):
                 mapping[(native, self.first_task + offset)] = chunk.first + offset
         return mapping
+
+    def element_location(self, job: Job, element: int) -> tuple[str, int | None] | None:
+        """(chunk's native id, task id or None) that runs ``element``: for scheduler log paths.
+
+        Uses the array limit cached for the job's target by submit/status; None if unknown.
+        """
+        ids = (job.native_id or "").split(",")
+        if job.n_elements == 1:
+            return ids[0], None
+        limit = self._array_limits.get(target_key(job.settings)) if len(ids) > 1 else job.n_elements
+        if not limit or element // limit >= len(ids):
+            return None
+        return ids[element // limit], self.first_task + element % limit
 
     @hookimpl
     def clustrix_status(self, jobs: Sequence[Job], target: Target) -> dict[str, JobStatus]:

@@ -108,12 +108,12 @@ def unknown_key(key: str, table: Mapping[str, Setting], where: str) -> str:
     return f"{where}: unknown key {key!r}.{hint} Valid keys: {', '.join(sorted(table))}"
 
 
-def coerce(setting: Setting, value: Any, where: str) -> Any:
-    """Check (and for env strings, convert) one value; raise ConfigError naming the key."""
+def coerce(setting: Setting, value: Any, where: str, from_text: bool = False) -> Any:
+    """Check one value (converting text from env vars); raise ConfigError naming the key."""
     if value is None:
         return None
     types = setting.type if isinstance(setting.type, tuple) else (setting.type,)
-    if isinstance(value, str) and str not in types:
+    if from_text and isinstance(value, str) and str not in types:
         value = _from_text(setting, value, where)
     if float in types and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
@@ -149,7 +149,8 @@ def _from_text(setting: Setting, text: str, where: str) -> Any:
         if dict in types or list in types:
             return json.loads(text)
     except ValueError:
-        raise ConfigError(f"{where}: {setting.name} cannot be {text!r}") from None
+        names = " or ".join(t.__name__ for t in types)
+        raise ConfigError(f"{where}: {setting.name} must be {names}, not {text!r}") from None
     return text
 
 
@@ -221,7 +222,7 @@ def env_layer(table: Mapping[str, Setting], environ: Mapping[str, str] | None = 
     for name, setting in table.items():
         text = environ.get("CLUSTRIX_" + name.upper())
         if text is not None and text != "":
-            values[name] = coerce(setting, text, f"env CLUSTRIX_{name.upper()}")
+            values[name] = coerce(setting, text, f"env CLUSTRIX_{name.upper()}", from_text=True)
     return Layer("env", values)
 
 

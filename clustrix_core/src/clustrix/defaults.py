@@ -94,7 +94,7 @@ class GenericError:
     ) -> BaseException:
         element = job.element_of(call_index)
         stderr = target.transport.read_text(f"{job.remote_dir}/logs/{element}.err", STDERR_TAIL_BYTES) or ""
-        message = "" if stderr.strip() else "no error information: the job wrote no result and no stderr"
+        message = "" if stderr.strip() else "no error information (the job wrote no result and no stderr)"
         return typed_failure(job, call_index, status, stderr, message)
 
 

@@ -69,7 +69,7 @@ class JobFailed(ClustrixError):
         self.job_id = job_id
         self.state = state
         self.stderr_tail = stderr_tail
-        text = message or self.what
+        text = f"{self.what}: {message}" if message else self.what
         if job_id:
             text = f"job {job_id}: {text}"
         if state:

@@ -23,6 +23,8 @@ import math
 import os
 import secrets
 import shutil
+import sys
+import sysconfig
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -122,8 +124,28 @@ def _dumps_checked(obj: Any, what: str) -> bytes:
         raise PicklingError(f"{what} cannot be pickled: {type(exc).__name__}: {exc}") from exc
 
 
+def _installed(path: str) -> bool:
+    roots = {sysconfig.get_path(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    return any(path.startswith(r + os.sep) for r in roots if r) or "site-packages" in path or "dist-packages" in path
+
+
+def send_module_by_value(func: Callable[..., Any]) -> None:
+    """Pickle the function's module by value unless it is installed (stdlib, site-packages).
+
+    The execution host has the installed packages (or builds them, see environment), but
+    not the user's scripts and project modules, so those travel with the function.
+    """
+    name = getattr(func, "__module__", None)
+    module = sys.modules.get(name or "")
+    path = getattr(module, "__file__", None)
+    if module is None or name == "__main__" or not path or _installed(os.path.abspath(path)):
+        return
+    cloudpickle.register_pickle_by_value(module)
+
+
 def dumps_function(func: Callable[..., Any]) -> bytes:
     """Pickle the function; on failure, name the global or closure value at fault."""
+    send_module_by_value(func)
     try:
         return cloudpickle.dumps(func)
     except Exception as exc:

@@ -80,7 +80,10 @@ class Plugins:
         self._relays.clear()
 
     def _is_backend(self, plugin: object) -> bool:
-        return any(impl.plugin is plugin for impl in self.pm.hook.clustrix_submit.get_hookimpls())
+        return any(
+            impl.plugin is plugin and not (impl.hookwrapper or impl.wrapper)
+            for impl in self.pm.hook.clustrix_submit.get_hookimpls()
+        )
 
     def backends(self) -> list[str]:
         return sorted(name for name, info in self.info.items() if info.backend)

@@ -1,0 +1,1 @@
+"""An example third-party Clustrix backend, written as an outside author would."""
