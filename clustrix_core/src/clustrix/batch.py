@@ -18,7 +18,7 @@ import shlex
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from .config import Setting
 from .defaults import STDERR_TAIL_BYTES, typed_failure
@@ -65,7 +65,7 @@ class BatchScheduler:
     #: first array task id (SGE counts from 1)
     first_task: int = 0
     #: configurable command names: setting key -> default command
-    commands: dict[str, str] = {}
+    commands: ClassVar[dict[str, str]] = {}
     #: (regex on the job's stderr, state it proves) for the log reader
     log_patterns: tuple[tuple[str, State], ...] = ()
 
