@@ -1,0 +1,425 @@
+"""SSHTransport: commands and files on a remote host over one paramiko connection.
+
+One connection per endpoint (host, port, user, keys, host-key rules) is shared by every
+job and the watcher of every target that reaches it: each command is a channel, files
+go through one SFTP session. A dropped connection is re-opened with backoff on next use.
+
+``~/.ssh/config`` is honoured through ``paramiko.SSHConfig`` (HostName, User, Port,
+IdentityFile, ProxyJump, UserKnownHostsFile); the agent is used when it runs. Host keys
+are checked strictly unless ``host_key_policy="accept-new"`` (record unknown keys,
+like OpenSSH's ``StrictHostKeyChecking=accept-new``); a changed key is always refused.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import os
+import re
+import select
+import shlex
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+import paramiko
+
+from .errors import HostKeyError, TransportError
+from .transport import Completed, Transport
+
+log = logging.getLogger("clustrix.ssh")
+
+#: waits before each connection attempt when (re)connecting: about half a minute in all
+RECONNECT_DELAYS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0)
+CHUNK = 1 << 20
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: network errors worth a reconnect (authentication and host-key errors are not)
+NETWORK_ERRORS = (OSError, EOFError, paramiko.SSHException)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Everything that identifies one SSH connection, resolved from settings + ssh config."""
+
+    host: str  # the name the user gave (an ssh config alias or a host name)
+    hostname: str  # what to connect to
+    port: int
+    username: str
+    key_files: tuple[str, ...] = ()
+    known_hosts: str = "~/.ssh/known_hosts"  # checked, and written by accept-new
+    extra_known_hosts: tuple[str, ...] = ()  # UserKnownHostsFile from ssh config (read only)
+    policy: str = "strict"
+    proxy_jump: str | None = None
+    config_path: str | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.username}@{self.hostname}:{self.port}"
+
+    @property
+    def key_name(self) -> str:
+        """The name known_hosts files use for this host."""
+        return self.hostname if self.port == 22 else f"[{self.hostname}]:{self.port}"
+
+
+def _ssh_config(path: str | None) -> paramiko.SSHConfig:
+    if path and os.path.isfile(os.path.expanduser(path)):
+        return paramiko.SSHConfig.from_path(os.path.expanduser(path))
+    return paramiko.SSHConfig()
+
+
+def resolve_endpoint(settings: Mapping[str, Any]) -> Endpoint:
+    """Settings win over the ssh config, which wins over OpenSSH's defaults."""
+    host = str(settings["cluster_host"])
+    config_path = settings.get("ssh_config") or "~/.ssh/config"
+    found = _ssh_config(config_path).lookup(host)
+    key_file = settings.get("key_file")
+    keys = [key_file] if key_file else list(found.get("identityfile", []))
+    extra = tuple(os.path.expanduser(f) for f in str(found.get("userknownhostsfile", "")).split() if f)
+    jump = found.get("proxyjump")
+    return Endpoint(
+        host=host,
+        hostname=found.get("hostname", host),
+        port=int(settings.get("port") or found.get("port", 22)),
+        username=settings.get("username") or found.get("user") or getpass.getuser(),
+        key_files=tuple(os.path.expanduser(k) for k in keys),
+        known_hosts=os.path.expanduser(settings.get("known_hosts") or "~/.ssh/known_hosts"),
+        extra_known_hosts=extra,
+        policy=settings.get("host_key_policy") or "strict",
+        proxy_jump=None if not jump or jump.lower() == "none" else jump,
+        config_path=config_path,
+    )
+
+
+def _hop(endpoint: Endpoint) -> Endpoint:
+    """The last jump host of ``endpoint``'s ProxyJump chain (earlier hops become its own ProxyJump)."""
+    assert endpoint.proxy_jump
+    *before, last = [h.strip() for h in endpoint.proxy_jump.split(",")]
+    match = re.fullmatch(r"(?:(?P<user>[^@]+)@)?(?P<host>\[[^\]]+\]|[^:]+)(?::(?P<port>\d+))?", last)
+    if not match:
+        raise TransportError(f"cannot parse ProxyJump hop {last!r} of {endpoint.host}")
+    settings = {
+        "cluster_host": match["host"].strip("[]"),
+        "username": match["user"],
+        "port": int(match["port"]) if match["port"] else None,
+        "ssh_config": endpoint.config_path,
+        "known_hosts": endpoint.known_hosts,
+        "host_key_policy": endpoint.policy,
+    }
+    hop = resolve_endpoint(settings)
+    return replace(hop, proxy_jump=",".join(before) or None) if before else replace(hop, proxy_jump=None)
+
+
+class _RefuseUnknown(paramiko.MissingHostKeyPolicy):
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
+        e = self.endpoint
+        raise HostKeyError(
+            f"the host key of {hostname} ({key.get_name()} {key.fingerprint}) is not in {e.known_hosts}"
+            f"{' or ' + ', '.join(e.extra_known_hosts) if e.extra_known_hosts else ''}. Check the fingerprint, "
+            f"then add it with `ssh-keyscan -p {e.port} {e.hostname} >> {e.known_hosts}` or by connecting once "
+            f"with `ssh -p {e.port} {e.username}@{e.hostname}`; or opt in with host_key_policy='accept-new'"
+        )
+
+
+class _AcceptNew(paramiko.MissingHostKeyPolicy):
+    """Record an unknown host's key in known_hosts (a changed key is still refused)."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
+        path = Path(self.endpoint.known_hosts)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "a") as f:
+            f.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
+        client.get_host_keys().add(hostname, key.get_name(), key)
+        log.warning("recorded new host key of %s (%s) in %s", hostname, key.fingerprint, path)
+
+
+class SSHTransport(Transport):
+    """Commands as channels and files over SFTP, on one shared connection per endpoint."""
+
+    _shared: ClassVar[dict[Endpoint, SSHTransport]] = {}
+    _shared_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+        self.where = endpoint.where
+        self._client: paramiko.SSHClient | None = None
+        self._sftp: paramiko.SFTPClient | None = None
+        self._jump: SSHTransport | None = None
+        self._lock = threading.RLock()
+        self._sftp_lock = threading.Lock()
+        self._home: str | None = None
+        self.connects = 0  # connections opened (1 unless the connection dropped)
+        self.bytes_sent = 0  # file bytes uploaded (payloads, job files)
+        self.bytes_received = 0
+
+    @classmethod
+    def for_settings(cls, settings: Mapping[str, Any]) -> SSHTransport:
+        """The process-wide transport of the endpoint these settings resolve to."""
+        return cls.for_endpoint(resolve_endpoint(settings))
+
+    @classmethod
+    def for_endpoint(cls, endpoint: Endpoint) -> SSHTransport:
+        with cls._shared_lock:
+            transport = cls._shared.get(endpoint)
+            if transport is None:
+                transport = cls._shared[endpoint] = cls(endpoint)
+            return transport
+
+    # --- connection ------------------------------------------------------------------
+
+    def _connect_once(self) -> paramiko.SSHClient:
+        e = self.endpoint
+        client = paramiko.SSHClient()
+        for extra in e.extra_known_hosts:
+            if os.path.isfile(extra):
+                client.load_system_host_keys(extra)
+        if os.path.isfile(e.known_hosts):
+            client.load_host_keys(e.known_hosts)
+        client.set_missing_host_key_policy(_AcceptNew(e) if e.policy == "accept-new" else _RefuseUnknown(e))
+        sock = None
+        if e.proxy_jump:
+            self._jump = self._jump or SSHTransport.for_endpoint(_hop(e))
+            sock = self._jump.connection().open_channel("direct-tcpip", (e.hostname, e.port), ("127.0.0.1", 0))
+        try:
+            client.connect(
+                e.hostname,
+                port=e.port,
+                username=e.username,
+                key_filename=list(e.key_files) or None,
+                look_for_keys=not e.key_files,
+                allow_agent=True,
+                timeout=15,
+                banner_timeout=15,
+                auth_timeout=15,
+                sock=sock,
+                transport_factory=_fast_transport,
+            )
+        except paramiko.BadHostKeyException:
+            client.close()
+            raise HostKeyError(
+                f"the host key of {e.key_name} does not match the one in known_hosts ({e.known_hosts}): "
+                f"someone may be intercepting the connection, or the host was reinstalled. If you trust the "
+                f"new key, remove the old one with `ssh-keygen -R '{e.key_name}' -f {e.known_hosts}` and add "
+                f"the new one (ssh-keyscan or connect once with ssh)"
+            ) from None
+        except paramiko.AuthenticationException as exc:
+            client.close()
+            tried = ", ".join(e.key_files) or "default keys in ~/.ssh"
+            raise TransportError(
+                f"authentication as {e.where} failed ({exc}); tried {tried} and the ssh agent. "
+                "Set key_file= or an IdentityFile in your ssh config"
+            ) from None
+        except BaseException:
+            client.close()
+            raise
+        transport = client.get_transport()
+        assert transport is not None
+        transport.set_keepalive(15)
+        if isinstance(transport.sock, socket.socket):  # no Nagle delay on each small request
+            transport.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return client
+
+    def connection(self) -> paramiko.Transport:
+        """The live paramiko transport, (re)connecting with backoff if it dropped."""
+        with self._lock:
+            if self._client is not None:
+                live = self._client.get_transport()
+                if live is not None and live.is_active():
+                    return live
+                self._drop_locked()
+            last: BaseException | None = None
+            for delay in RECONNECT_DELAYS:
+                time.sleep(delay)
+                try:
+                    self._client = self._connect_once()
+                except (HostKeyError, TransportError):
+                    raise
+                except NETWORK_ERRORS as exc:
+                    last = exc
+                    log.info("connecting to %s failed (%s); retrying", self.where, exc)
+                    continue
+                self.connects += 1
+                transport = self._client.get_transport()
+                assert transport is not None
+                return transport
+            raise TransportError(f"cannot connect to {self.where} after {len(RECONNECT_DELAYS)} attempts: {last}")
+
+    def _drop_locked(self) -> None:
+        with self._sftp_lock:
+            self._sftp = None
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop_locked()
+
+    def _session(self) -> paramiko.Channel:
+        """A new channel; a dead connection is re-opened once (nothing was sent yet, so it is safe)."""
+        for attempt in (1, 2):
+            transport = self.connection()
+            try:
+                return transport.open_session(timeout=15)
+            except NETWORK_ERRORS:
+                if attempt == 2:
+                    raise
+                with self._lock:
+                    if self._client is not None and self._client.get_transport() is transport:
+                        self._drop_locked()
+        raise AssertionError("unreachable")
+
+    # --- commands --------------------------------------------------------------------
+
+    @staticmethod
+    def command_line(argv: Sequence[str], env: Mapping[str, str] | None = None) -> str:
+        """The shell line for ``argv``: every word quoted, env values passed through ``env``."""
+        words = list(argv)
+        if env:
+            bad = [k for k in env if not _ENV_NAME.match(k)]
+            if bad:
+                raise TransportError(f"invalid environment variable names: {bad}")
+            words = ["env", *(f"{k}={v}" for k, v in env.items()), *words]
+        return shlex.join(words)
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        input: str | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float | None = 120,
+    ) -> Completed:
+        command = self.command_line(argv, env)
+        for attempt in (1, 2):
+            channel = self._session()
+            try:
+                channel.exec_command(command)
+                break
+            except NETWORK_ERRORS:  # the request never reached a shell: safe to repeat
+                channel.close()
+                if attempt == 2:
+                    raise TransportError(f"lost the connection to {self.where} starting `{command}`") from None
+        with channel:
+            if input:
+                channel.sendall(input.encode())
+            channel.shutdown_write()
+            out, err, timed_out = self._collect(channel, timeout)
+            if timed_out:
+                return Completed(argv, 124, out, err + f"\ntimed out after {timeout} s on {self.where}")
+            code = channel.recv_exit_status()
+        if code == -1:
+            raise TransportError(f"lost the connection to {self.where} while running `{command}`")
+        return Completed(argv, code, out, err)
+
+    @staticmethod
+    def _collect(channel: paramiko.Channel, timeout: float | None) -> tuple[str, str, bool]:
+        out, err = bytearray(), bytearray()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            while channel.recv_ready():
+                out += channel.recv(CHUNK)
+            while channel.recv_stderr_ready():
+                err += channel.recv_stderr(CHUNK)
+            drained = not channel.recv_ready() and not channel.recv_stderr_ready()
+            if channel.exit_status_ready() and drained and (channel.eof_received or channel.closed):
+                break
+            remaining = 1.0 if deadline is None else deadline - time.monotonic()
+            if remaining <= 0:
+                return out.decode(errors="replace"), err.decode(errors="replace"), True
+            select.select([channel], [], [], min(remaining, 1.0))
+        return out.decode(errors="replace"), err.decode(errors="replace"), False
+
+    # --- files -----------------------------------------------------------------------
+
+    def _sftp_call(self, op: Any) -> Any:
+        """Run ``op(sftp)``; on a dropped connection reconnect and run it once more (ops are idempotent)."""
+        for attempt in (1, 2):
+            transport = self.connection()
+            with self._sftp_lock:
+                if self._sftp is None or self._sftp.get_channel() is None or self._sftp.get_channel().closed:
+                    self._sftp = paramiko.SFTPClient.from_transport(transport)
+                sftp = self._sftp
+            try:
+                return op(sftp)
+            except NETWORK_ERRORS as exc:
+                if transport.is_active() or attempt == 2:
+                    raise
+                log.info("connection to %s dropped during a transfer (%s); reconnecting", self.where, exc)
+        raise AssertionError("unreachable")
+
+    def put(self, local: Path, remote: str, mode: int = 0o600) -> None:
+        directory, name = remote.rsplit("/", 1) if "/" in remote else (".", remote)
+        tmp = f"{directory}/.{name}.{uuid.uuid4().hex[:12]}.tmp"
+
+        def upload(sftp: paramiko.SFTPClient) -> None:
+            sent = 0
+            with open(local, "rb") as source, sftp.open(tmp, "wb") as f:
+                f.chmod(mode)
+                f.set_pipelined(True)
+                while chunk := source.read(CHUNK):
+                    f.write(chunk)
+                    sent += len(chunk)
+            sftp.posix_rename(tmp, remote)
+            self.bytes_sent += sent
+
+        try:
+            self._sftp_call(upload)
+        except OSError as exc:
+            raise TransportError(f"cannot upload {local} to {self.where}:{remote}: {exc}") from exc
+
+    def get(self, remote: str, local: Path) -> bool:
+        local = Path(local)
+        local.parent.mkdir(parents=True, exist_ok=True)
+        tmp = local.with_name(f".{local.name}.{os.getpid()}.tmp")
+
+        def download(sftp: paramiko.SFTPClient) -> bool:
+            try:
+                with sftp.open(remote, "rb") as f:
+                    f.prefetch()
+                    data = f.read()
+            except FileNotFoundError:
+                return False
+            tmp.write_bytes(data)
+            os.replace(tmp, local)
+            self.bytes_received += len(data)
+            return True
+
+        result: bool = self._sftp_call(download)
+        return result
+
+    def missing(self, paths: Iterable[str]) -> set[str]:
+        paths = list(paths)
+        if not paths:
+            return set()
+        script = 'for p in "$@"; do [ -e "$p" ] || printf "%s\\0" "$p"; done'
+        done = self.run(["sh", "-c", script, "sh", *paths]).check()
+        return {p for p in done.stdout.split("\0") if p}
+
+    def home(self) -> str:
+        if self._home is None:
+            self._home = self.run(["sh", "-c", 'printf %s "$HOME"']).check().stdout
+        return self._home
+
+    def mkdirs(self, paths: Iterable[str]) -> None:
+        """Create directories, parents included, all mode 0700 (umask 077)."""
+        paths = list(paths)
+        if paths:
+            self.run(["sh", "-c", 'umask 077 && mkdir -p -- "$@"', "sh", *paths]).check()
+
+
+def _fast_transport(sock: Any, **kwargs: Any) -> paramiko.Transport:
+    """A paramiko Transport with a larger window and packets: bulk uploads are not window-bound."""
+    return paramiko.Transport(sock, default_window_size=64 << 20, default_max_packet_size=256 << 10, **kwargs)
