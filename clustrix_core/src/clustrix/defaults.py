@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import cloudpickle
 
-from . import errors
+from . import environment, errors
 from .hookspecs import hookimpl
 from .job import JobStatus, State
 from .outcome import exception_of
@@ -151,4 +151,5 @@ PLUGINS: tuple[tuple[str, object], ...] = (
     ("clustrix.mode.unpicklable", UnpicklableWork()),
     ("clustrix.mode.io", IOBoundWork()),
     ("clustrix.mode.default", ProcessesByDefault()),
+    ("clustrix.environment", environment.plugin),
 )

@@ -39,6 +39,10 @@ class HostKeyError(TransportError):
     """The SSH host key is unknown or does not match known_hosts."""
 
 
+class RemoteEnvironmentError(ClustrixError):
+    """The execution host has no Python that can run the job (wrong version, no cloudpickle)."""
+
+
 class ResultCorrupted(ClustrixError):
     """A result file's digest does not match its content; it is not unpickled."""
 

@@ -69,11 +69,13 @@ class Target:
 
     @cached_property
     def python(self) -> str:
-        """Interpreter on the execution host (the remote-environment step may replace it)."""
+        """Interpreter on the execution host; on a remote host the environment step finds or builds it."""
         configured = self.settings.get("python")
-        if configured:
-            return str(configured)
-        return sys.executable if self.is_local else "python3"
+        if self.is_local:
+            return str(configured) if configured else sys.executable
+        from .environment import python_for
+
+        return python_for(self)
 
     @cached_property
     def store(self) -> Store:
