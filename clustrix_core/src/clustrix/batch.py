@@ -105,6 +105,10 @@ class BatchScheduler:
         """Remote paths of the scheduler's own stdout/stderr files for an element."""
         return []
 
+    def reason(self, native_id: str) -> str:
+        """Why a chunk is in its state, if live()/finished() learnt it (e.g. SGE's Eqw error reason)."""
+        return ""
+
     # --- helpers for plugins ----------------------------------------------------------
 
     def command(self, target: Target, key: str) -> str:
@@ -251,7 +255,8 @@ class BatchScheduler:
                     # unknown to accounting too: treat as lost, unless it is a fresh submit
                     elements[element] = found if found is not None else State.LOST
             overall = State.RUNNING if any(not s.terminal for s in elements.values()) else State.COMPLETED
-            answer[job.job_id] = JobStatus(overall, elements)
+            reasons = [r for nid in (job.native_id or "").split(",") if nid and (r := self.reason(nid))]
+            answer[job.job_id] = JobStatus(overall, elements, "; ".join(reasons))
         return answer
 
     @hookimpl
