@@ -74,9 +74,7 @@ def _task_range(spec: str) -> list[int]:
 def job_keys(job_id: str) -> list[tuple[str, int | None]]:
     """'54_0' -> [('54', 0)]; '54_[0-3]' -> four keys; '55' -> [('55', None)]; steps -> []."""
     job_id = job_id.strip()
-    if (
-        not job_id or "." in job_id
-    ):  # job steps (54.batch) describe no task of their own
+    if not job_id or "." in job_id:  # job steps (54.batch) describe no task of their own
         return []
     base, sep, task = job_id.partition("_")
     base = base.split("+", 1)[0]  # heterogeneous job component 54+0
@@ -88,8 +86,10 @@ def job_keys(job_id: str) -> list[tuple[str, int | None]]:
         return []
 
 
-def parse_table(text: str, wanted: Iterable[str] | None = None) -> TaskStates:
-    """``ID|STATE[|...]`` lines (squeue -o '%i|%T', sacct -P -o JobID,State) -> states.
+def parse_table(text: str, wanted: Iterable[str] | None = None, column: int = 1) -> TaskStates:
+    """``ID|STATE`` lines (squeue -o '%i|%T', sacct -P -o JobID,State) -> states.
+
+    ``column`` is where the state is when the command printed more fields.
 
     A later line wins: sacct lists a requeued (or, after a controller reset, reused)
     id more than once, oldest first.
@@ -98,11 +98,11 @@ def parse_table(text: str, wanted: Iterable[str] | None = None) -> TaskStates:
     states: TaskStates = {}
     for line in text.splitlines():
         fields = line.split("|")
-        if len(fields) < 2:
+        if len(fields) <= column:
             continue
         for key in job_keys(fields[0]):
             if keep is None or key[0] in keep:
-                states[key] = state_of(fields[1])
+                states[key] = state_of(fields[column])
     return states
 
 
@@ -110,19 +110,17 @@ _FIELD = re.compile(r"(?:^|\s)(JobId|ArrayJobId|ArrayTaskId|JobState)=(\S*)")
 
 
 def parse_scontrol_jobs(text: str, wanted: Iterable[str] | None = None) -> TaskStates:
-    """``scontrol show job -o`` (one job per line) -> states of the wanted job ids."""
+    """``scontrol show job`` (``-o``: one job per line, else blank-line separated) -> states."""
     keep = set(wanted) if wanted is not None else None
     states: TaskStates = {}
-    for line in text.splitlines():
-        fields = dict(_FIELD.findall(line))
+    for record in re.split(r"(?m)^(?=JobId=)", text):
+        fields = dict(_FIELD.findall(record))
         if "JobId" not in fields or "JobState" not in fields:
             continue
         state = state_of(fields["JobState"])
         array_id, task = fields.get("ArrayJobId"), fields.get("ArrayTaskId")
         if array_id and task:
-            keys = (
-                [(array_id, t) for t in _task_range(task)] if task[0].isdigit() else []
-            )
+            keys = [(array_id, t) for t in _task_range(task)] if task[0].isdigit() else []
         else:
             keys = [(fields["JobId"], None)]
         for key in keys:

@@ -33,9 +33,7 @@ def _value(key: str, value: object) -> str:
     """A user value for a directive; anything that could break the script line is refused."""
     text = str(value)
     if not _PLAIN.match(text):
-        raise ConfigError(
-            f"{key}: {text!r} is not a valid Slurm value (letters, digits and _ . , : = + @ % / - only)"
-        )
+        raise ConfigError(f"{key}: {text!r} is not a valid Slurm value (letters, digits and _ . , : = + @ % / - only)")
     return text
 
 
@@ -44,9 +42,7 @@ def _path(path: str) -> str:
     if _PLAIN.match(path):
         return path
     if any(c in path for c in '"\\\n\r$`'):
-        raise ConfigError(
-            f"remote_work_dir: {path!r} holds characters Slurm directives cannot carry"
-        )
+        raise ConfigError(f"remote_work_dir: {path!r} holds characters Slurm directives cannot carry")
     return f'"{path}"'
 
 
@@ -103,9 +99,7 @@ class SlurmScheduler(BatchScheduler):
     def _name(job: Job) -> str:
         return sanitize_name(str(job.settings.get("job_name") or job.function))
 
-    def submit_argv(
-        self, script: str, job: Job, target: Target, chunk: Chunk
-    ) -> list[str]:
+    def submit_argv(self, script: str, job: Job, target: Target, chunk: Chunk) -> list[str]:
         return [self.command(target, "sbatch"), "--parsable", script]
 
     def parse_submit(self, done: Completed) -> str:
@@ -128,9 +122,7 @@ class SlurmScheduler(BatchScheduler):
         ]
         done = self.run(target, argv)
         if done.returncode != 0:
-            if (
-                parsing.INVALID_JOB_ID in done.stderr
-            ):  # one id given and the controller forgot it
+            if parsing.INVALID_JOB_ID in done.stderr:  # one id given and the controller forgot it
                 return {}
             # controller unreachable (restarting?): raise, so the watcher retries instead of
             # concluding that every job vanished
@@ -169,11 +161,7 @@ class SlurmScheduler(BatchScheduler):
     def max_array_size(self, target: Target) -> int:
         """MaxArraySize from ``scontrol show config``: task ids run 0 .. MaxArraySize-1."""
         done = self.run(target, [self.command(target, "scontrol"), "show", "config"])
-        value = (
-            parsing.parse_config_value(done.stdout, "MaxArraySize")
-            if done.returncode == 0
-            else None
-        )
+        value = parsing.parse_config_value(done.stdout, "MaxArraySize") if done.returncode == 0 else None
         if value is None or not value.isdigit():
             log.warning("could not read MaxArraySize; assuming Slurm's default 1001")
             return 1001
