@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Generator
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
@@ -42,6 +41,8 @@ class ClusterFuture(Future):  # type: ignore[type-arg]
         return super().cancel()
 
     def __await__(self) -> Generator[Any, None, Any]:
+        import asyncio  # only for awaiting users: keeps `import clustrix` light for job workers
+
         return asyncio.wrap_future(self).__await__()
 
     def __repr__(self) -> str:

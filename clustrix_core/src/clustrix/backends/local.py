@@ -14,9 +14,12 @@ import os
 import signal
 import subprocess
 from collections.abc import Sequence
+from pathlib import Path
 
+from ..executor import LocalExecutor
 from ..hookspecs import hookimpl
 from ..job import Job, JobStatus, State
+from ..runner import load_blob
 from ..target import Target
 
 
@@ -33,9 +36,18 @@ class LocalBackend:
     def __init__(self) -> None:
         self._children: dict[int, subprocess.Popen[bytes]] = {}
 
+    def _mode(self, job: Job) -> str:
+        """Threads or processes for a multi-element job, chosen here where plugins are loaded."""
+        if job.n_elements == 1:
+            return "processes"
+        manifest = json.loads((Path(job.remote_dir) / "manifest.json").read_text())
+        func = load_blob(job.remote_dir, manifest, manifest["function"])
+        return LocalExecutor(mode=job.settings.get("executor")).mode_for(func)
+
     @hookimpl
     def clustrix_submit(self, job: Job, target: Target) -> str:
         jobdir = job.remote_dir
+        mode = self._mode(job)
         log = open(os.path.join(jobdir, "logs", "worker.log"), "ab")
         with log:
             proc = subprocess.Popen(
@@ -45,7 +57,11 @@ class LocalBackend:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: cancel kills all of it
                 cwd=os.getcwd(),
-                env={**os.environ, "CLUSTRIX_JOB_SETTINGS": json.dumps(job.settings, default=str)},
+                env={
+                    **os.environ,
+                    "CLUSTRIX_JOB_SETTINGS": json.dumps(job.settings, default=str),
+                    "CLUSTRIX_EXECUTOR_MODE": mode,
+                },
             )
         self._children[proc.pid] = proc
         return str(proc.pid)

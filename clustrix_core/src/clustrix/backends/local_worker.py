@@ -1,7 +1,7 @@
 """The local backend's worker: ``python -m clustrix.backends.local_worker JOBDIR``.
 
 Runs every element of the job with the local parallel executor (threads or processes,
-chosen by the hook chain), each element's stdout/stderr in ``logs/E.out|err``. With a
+chosen by the hook chain in the submitting process: CLUSTRIX_EXECUTOR_MODE), each element's stdout/stderr in ``logs/E.out|err``. With a
 ``time`` limit it stops the whole process group when the limit passes and leaves a
 ``status/timeout`` marker.
 """
@@ -66,8 +66,8 @@ def main(jobdir: str) -> int:
     if n_elements == 1:
         run_element_logged(jobdir, 0, redirect=True)
         return 0
-    executor = LocalExecutor(max_workers=settings.get("max_workers"), mode=settings.get("executor"))
-    executor.mode = mode = executor.mode_for(runner.load_blob(jobdir, manifest, manifest["function"]))
+    mode = os.environ.get("CLUSTRIX_EXECUTOR_MODE", "processes")
+    executor = LocalExecutor(max_workers=settings.get("max_workers"), mode=mode)
     calls = [((jobdir, e, mode == "processes"), {}) for e in range(n_elements)]
     executor.run_calls(run_element_logged, calls, chunk_size=1)
     return 0

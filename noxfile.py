@@ -1,0 +1,64 @@
+"""Sessions: tests (whole suite, real schedulers), lint, demo, bench, docs.
+
+    nox -s demo     a decorated function on the embedded local backend, no configuration
+    nox -s tests    as root: brings up sshd, Slurm, the Torque wrappers and SGE, then runs
+                    every test (CI=true: an integration test never skips)
+    nox -s lint     ruff check, ruff format --check, mypy on the core
+    nox -s bench    Clustrix side by side with its peers, printed as ratios
+"""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+nox.options.sessions = ["lint", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+PLUGINS = ["clustrix_slurm", "clustrix_pbs", "clustrix_sge", "clustrix_k8s", "clustrix_ssh"]
+
+
+def install_all(session: nox.Session) -> None:
+    """The core, every plugin that exists, and the example third-party backend."""
+    paths = ["./clustrix_core"] + [f"./plugins/{p}" for p in PLUGINS if os.path.isdir(f"plugins/{p}")]
+    session.install(*paths, "./tests/example_backend")
+
+
+def bring_up_infrastructure(session: nox.Session, components: str = "all") -> None:
+    if os.geteuid() == 0:
+        session.run("bash", "tests/infra/up.sh", *components.split(), external=True)
+    else:
+        session.warn("not root: real schedulers are not started; integration tests will skip (see tests/infra/README.md)")
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    session.install("./clustrix_core")
+    session.run("clustrix", "demo")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    install_all(session)
+    session.install("pytest>=8", "kubernetes")
+    bring_up_infrastructure(session)
+    session.run("python", "-m", "pytest", "tests", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install("ruff", "mypy", "./clustrix_core", "pytest", "types-paramiko")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("mypy", "clustrix_core/src/clustrix")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    install_all(session)
+    session.install("joblib", "submitit")
+    session.run("python", "benchmarks/local.py")
+    for name in ("ssh", "slurm"):
+        if os.path.exists(f"benchmarks/{name}.py"):
+            session.run("python", f"benchmarks/{name}.py")
