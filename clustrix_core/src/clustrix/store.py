@@ -88,9 +88,7 @@ class Store:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(
-            path, timeout=30, isolation_level=None, check_same_thread=False
-        )
+        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         self._db.row_factory = sqlite3.Row
         self._retry(lambda: self._db.execute("PRAGMA journal_mode=WAL"))
         self._db.execute("PRAGMA busy_timeout=30000")
@@ -125,9 +123,7 @@ class Store:
 
     @property
     def version(self) -> int:
-        return int(
-            self._retry(lambda: self._db.execute("PRAGMA user_version").fetchone()[0])
-        )
+        return int(self._retry(lambda: self._db.execute("PRAGMA user_version").fetchone()[0]))
 
     def _migrate(self) -> None:
         """Bring the schema to ``len(MIGRATIONS)``; concurrent openers migrate once."""
@@ -143,9 +139,7 @@ class Store:
     def _migrate_step(self, step: int) -> None:
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            if (
-                self._db.execute("PRAGMA user_version").fetchone()[0] == step
-            ):  # not done by another process
+            if self._db.execute("PRAGMA user_version").fetchone()[0] == step:  # not done by another process
                 for statement in MIGRATIONS[step].split(";"):
                     if statement.strip():
                         self._db.execute(statement)
@@ -208,9 +202,7 @@ class Store:
             ]
         )
 
-    def set_states(
-        self, call_states: dict[str, State], job_states: dict[str, State] | None = None
-    ) -> None:
+    def set_states(self, call_states: dict[str, State], job_states: dict[str, State] | None = None) -> None:
         """Write back states seen by a watcher (one transaction for a whole poll cycle).
 
         A live state never overwrites a final one: a slow watcher in another process
@@ -261,20 +253,21 @@ class Store:
         """The job, its target key and its recorded state."""
         rows = self._read("SELECT * FROM jobs WHERE job_id=?", (job_id,))
         if not rows:
-            raise JobNotFound(
-                f"no job {job_id!r} in the job store {self.path}; `clustrix jobs` lists them"
-            )
+            raise JobNotFound(f"no job {job_id!r} in the job store {self.path}; `clustrix jobs` lists them")
         return _job_of(rows[0]), rows[0]["target"], rows[0]["state"]
+
+    def row(self, job_id: str) -> sqlite3.Row:
+        """The job's raw record (all columns)."""
+        rows = self._read("SELECT * FROM jobs WHERE job_id=?", (job_id,))
+        if not rows:
+            raise JobNotFound(f"no job {job_id!r} in the job store {self.path}; `clustrix jobs` lists them")
+        return rows[0]
 
     def call(self, call_id: str) -> tuple[str, int, str]:
         """(job id, index in the job, state) of one call id."""
-        rows = self._read(
-            "SELECT job_id, idx, state FROM calls WHERE call_id=?", (call_id,)
-        )
+        rows = self._read("SELECT job_id, idx, state FROM calls WHERE call_id=?", (call_id,))
         if not rows:
-            raise JobNotFound(
-                f"no job {call_id!r} in the job store {self.path}; `clustrix jobs` lists them"
-            )
+            raise JobNotFound(f"no job {call_id!r} in the job store {self.path}; `clustrix jobs` lists them")
         return rows[0]["job_id"], rows[0]["idx"], rows[0]["state"]
 
     def calls(self, job_id: str) -> list[sqlite3.Row]:

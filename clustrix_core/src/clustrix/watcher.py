@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import ClustrixError
 from .job import Job, JobStatus, State
@@ -97,6 +97,7 @@ class Watcher:
         statuses = self.target.hooks.clustrix_status(jobs=[w.job for w in watched], target=self.target) or {}
         call_states: dict[str, State] = {}
         job_states: dict[str, State] = {}
+        outcomes: list[tuple[ClusterFuture | None, bool, Any]] = []  # set after the store knows
         for w in watched:
             status = statuses.get(w.job.job_id)
             if status is None:
@@ -108,16 +109,29 @@ class Watcher:
                 continue
             self.target.hooks.clustrix_fetch(job=w.job, target=self.target, elements=ended)
             for element in ended:
-                self._settle(w, element, status, call_states)
+                self._settle(w, element, status, call_states, outcomes)
                 w.open_elements.discard(element)
             if not w.open_elements:
-                job_states[w.job.job_id] = State.COMPLETED if w.ok else status.state
+                failed = State.FAILED if status.state == State.COMPLETED else status.state
+                job_states[w.job.job_id] = State.COMPLETED if w.ok else failed
                 self._finish(w)
             else:
                 job_states[w.job.job_id] = State.RUNNING
+        # the store first, then the futures: a caller that exits once it has its results
+        # must not leave the job recorded as still running
         self.target.store.set_states(call_states, job_states)
+        for future, ok, value in outcomes:
+            if future is not None and not future.done():
+                (future.set_result if ok else future.set_exception)(value)
 
-    def _settle(self, w: Watched, element: int, status: JobStatus, call_states: dict[str, State]) -> None:
+    def _settle(
+        self,
+        w: Watched,
+        element: int,
+        status: JobStatus,
+        call_states: dict[str, State],
+        settled: list[tuple[ClusterFuture | None, bool, Any]],
+    ) -> None:
         job, hooks = w.job, self.target.hooks
         outcomes: list[tuple] | None = None
         corrupted: ClustrixError | None = None
@@ -132,8 +146,7 @@ class Watcher:
             future = w.futures.get(i)
             if outcome is not None and outcome[0] == "ok":
                 call_states[job.call_id(i)] = State.COMPLETED
-                if future is not None and not future.done():
-                    future.set_result(outcome[1])
+                settled.append((future, True, outcome[1]))
                 continue
             w.ok = False
             exc = corrupted or hooks.clustrix_extract_error(
@@ -141,8 +154,7 @@ class Watcher:
             )
             state = State.FAILED if outcome is not None else status.of(element)
             call_states[job.call_id(i)] = State.CANCELLED if future is not None and future.cancelled() else state
-            if future is not None and not future.done():
-                future.set_exception(exc)
+            settled.append((future, False, exc))
 
     def _finish(self, w: Watched) -> None:
         with self._lock:

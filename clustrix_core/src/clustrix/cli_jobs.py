@@ -1,0 +1,323 @@
+"""`clustrix jobs|status|result|logs|cancel`: find recorded jobs and recover their results."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+import traceback
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import click
+import cloudpickle
+
+from .cli_output import Age, Failed, ago, echo_json, table
+from .errors import JobNotFound
+from .job import State
+from .job_access import Recorded, poll_once, refresh, settle, store_here
+from .store import Store
+
+STATE_NAMES = [s.value for s in State]
+
+
+def _calls_summary(store: Store, job_id: str, n_calls: int) -> str:
+    if n_calls == 1:
+        return "1"
+    counts = Counter(store.call_states(job_id).values())
+    return f"{n_calls} (" + ", ".join(f"{n} {s.lower()}" for s, n in sorted(counts.items())) + ")"
+
+
+def _row_json(row: sqlite3.Row, store: Store) -> dict[str, Any]:
+    data = dict(row)
+    data["settings"] = json.loads(data["settings"])
+    data["target"] = json.loads(data["target"])
+    data["calls"] = {str(k): v for k, v in store.call_states(row["job_id"]).items()}
+    return data
+
+
+@click.command()
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    type=click.Choice(STATE_NAMES, case_sensitive=False),
+    help="Only jobs in this state (repeatable).",
+)
+@click.option("--backend", help="Only jobs of this backend, e.g. slurm.")
+@click.option("--since", type=Age(), help="Only jobs submitted within this age, e.g. 2h or 7d.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="At most this many jobs.")
+@click.option("--all", "show_all", is_flag=True, help="No limit.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output: a list of job records.")
+def jobs(
+    states: tuple[str, ...], backend: str | None, since: float | None, limit: int, show_all: bool, as_json: bool
+) -> None:
+    """List recent jobs from the job store, newest first.
+
+    States are as last recorded by any process that watched the job; `clustrix status`
+    asks the backend for fresh ones. CALLS is the number of calls (futures) in the job,
+    with a count per state for a `.map()` array.
+
+    \b
+    Examples:
+      clustrix jobs
+      clustrix jobs --state RUNNING --state PENDING --backend slurm
+      clustrix jobs --since 2d --json | jq '.[].job_id'
+    """
+    store = store_here()
+    rows = store.jobs(
+        state=list(states) or None,
+        backend=backend,
+        since=None if since is None else time.time() - since,
+        limit=None if show_all else limit,
+    )
+    if as_json:
+        echo_json([_row_json(r, store) for r in rows])
+        return
+    if not rows:
+        click.echo("no jobs recorded" + (" matching these filters" if states or backend or since else ""))
+        return
+    now = time.time()
+    click.echo(
+        table(
+            ["JOB", "FUNCTION", "BACKEND", "HOST", "STATE", "CALLS", "SUBMITTED"],
+            [
+                (
+                    r["job_id"],
+                    r["function"],
+                    r["backend"],
+                    r["host"] or "local",
+                    r["state"],
+                    _calls_summary(store, r["job_id"], r["n_calls"]),
+                    ago(r["created"], now),
+                )
+                for r in rows
+            ],
+        )
+    )
+
+
+@click.command()
+@click.argument("job_ids", nargs=-1, required=True, metavar="JOB...")
+@click.option("--cached", is_flag=True, help="Show the recorded state; do not ask the backend.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status(job_ids: tuple[str, ...], cached: bool, as_json: bool) -> None:
+    """Show the state of jobs (or single calls, JOBID.N), asking their backends first.
+
+    The backend is asked once per cluster for all the given jobs that are still live; what
+    it says is written to the job store. A job that ended is settled as the submitting
+    process would have done (results fetched, remote files cleaned up on success).
+    Exits 1 if any id is unknown.
+
+    \b
+    Examples:
+      clustrix status c18f3a2b1c4d5e6
+      clustrix status c18f3a2b1c4d5e6.3 --json
+    """
+    store = store_here()
+    found, unknown = [], []
+    for some_id in job_ids:
+        try:
+            found.append((some_id, *store.resolve(some_id)))
+        except JobNotFound as exc:
+            unknown.append(str(exc))
+    if not cached:
+        for warning in refresh(store, [job.job_id for _, job, _, _ in found]):
+            click.echo(f"warning: {warning}", err=True)
+    records = []
+    for some_id, job, index, _ in found:
+        row = store.row(job.job_id)
+        state = (
+            store.call_states(job.job_id).get(index, row["state"])
+            if job.is_array and index is not None
+            else row["state"]
+        )
+        records.append(
+            {
+                "id": some_id,
+                "job_id": job.job_id,
+                "state": state,
+                "function": job.function,
+                "backend": job.backend,
+                "native_id": row["native_id"],
+                "host": row["host"],
+                "calls": job.n_calls,
+                "submitted": row["created"],
+                "updated": row["updated"],
+                "call_states": {str(k): v for k, v in store.call_states(job.job_id).items()},
+            }
+        )
+    if as_json:
+        echo_json(records)
+    elif records:
+        now = time.time()
+        click.echo(
+            table(
+                ["ID", "STATE", "FUNCTION", "BACKEND", "NATIVE ID", "CALLS", "SUBMITTED", "UPDATED"],
+                [
+                    (
+                        r["id"],
+                        r["state"],
+                        r["function"],
+                        r["backend"],
+                        r["native_id"],
+                        _calls_summary(store, r["job_id"], r["calls"]),
+                        ago(r["submitted"], now),
+                        ago(r["updated"], now),
+                    )
+                    for r in records
+                ],
+            )
+        )
+    if unknown:
+        raise Failed("\n".join(unknown))
+
+
+def _describe(exc: BaseException) -> str:
+    return "".join(traceback.format_exception_only(type(exc), exc)).rstrip() + "".join(
+        "\n" + note for note in getattr(exc, "__notes__", []) if note not in str(exc)
+    )
+
+
+@click.command()
+@click.argument("job_id", metavar="JOB")
+@click.option("--wait/--no-wait", default=False, help="Wait for the job to finish (default: answer now).")
+@click.option("--timeout", type=click.FloatRange(min=0), help="Wait at most this many seconds (implies --wait).")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the value as a pickle to this file instead of printing its repr.",
+)
+def result(job_id: str, wait: bool, timeout: float | None, out: Path | None) -> None:
+    """Print the return value of a job (its repr), or write it as a pickle with --out.
+
+    JOB is a job id, or JOBID.N for one call of a `.map()`; a whole array job gives the
+    list of its calls' values, in input order. The result is read from the job's files,
+    verified, and unpickled here; this works from any process, after the submitting one
+    exited or was killed. If the function raised, its exception (with the remote
+    traceback) is printed and the exit code is 1; so is it if the job is not finished
+    (without --wait) or the --timeout passes.
+
+    \b
+    Examples:
+      clustrix result c18f3a2b1c4d5e6
+      clustrix result c18f3a2b1c4d5e6.7 --wait --timeout 600
+      clustrix result c18f3a2b1c4d5e6 --out value.pkl
+    """
+    store = store_here()
+    job, index, row = store.resolve(job_id)
+    recorded = Recorded.of(job, row["state"])
+    wanted = recorded.futures(index)
+    if not settle([recorded], wanted, wait=wait or timeout is not None, timeout=timeout):
+        state = store.row(job.job_id)["state"]
+        if timeout is not None:
+            raise Failed(f"job {job_id} did not finish within {timeout:g} s (state {state})")
+        raise Failed(f"job {job_id} has not finished (state {state}); `clustrix result {job_id} --wait` waits for it")
+    errors = [(f.job_id, f.exception()) for f in wanted if f.exception() is not None]
+    if errors:
+        raise Failed("\n".join(f"job {cid} failed:\n{_describe(exc)}" for cid, exc in errors if exc is not None))
+    value = wanted[0].result() if index is not None else [f.result() for f in wanted]
+    if out is not None:
+        out.write_bytes(cloudpickle.dumps(value))
+        click.echo(f"wrote the result of {job_id} to {out}", err=True)
+    else:
+        click.echo(repr(value))
+
+
+@click.command()
+@click.argument("job_id", metavar="JOB")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new output until the job ends.")
+@click.option(
+    "--stream",
+    type=click.Choice(["out", "err", "both"]),
+    default="both",
+    show_default=True,
+    help="Which of the job's streams to print.",
+)
+def logs(job_id: str, follow: bool, stream: str) -> None:
+    """Print the stdout/stderr of a job's elements, read through its target's transport.
+
+    JOB is a job id (every element of an array) or JOBID.N (the element that ran call N).
+    Logs live in the job's directory on the execution host; after a successful job that
+    directory is removed unless the job ran with keep_files=True.
+
+    \b
+    Examples:
+      clustrix logs c18f3a2b1c4d5e6
+      clustrix logs c18f3a2b1c4d5e6.4 --stream err --follow
+    """
+    store = store_here()
+    job, index, row = store.resolve(job_id)
+    recorded = Recorded.of(job, row["state"])
+    transport = recorded.target.transport
+    elements = [job.element_of(index)] if index is not None else list(range(job.n_elements))
+    streams = ["out", "err"] if stream == "both" else [stream]
+    paths = [(e, s, f"{job.remote_dir}/logs/{e}.{s}") for e in elements for s in streams]
+    seen: dict[str, int] = {}
+    while True:
+        for element, name, path in paths:
+            text = transport.read_text(path)
+            if text is None or len(text) <= seen.get(path, 0):
+                continue
+            if len(paths) > 1 and (follow or seen.get(path) is None):
+                click.echo(f"==> {job.job_id} element {element} std{name} <==")
+            click.echo(text[seen.get(path, 0) :], nl=False)
+            seen[path] = len(text)
+        if not follow or recorded.state.terminal or not recorded.watched.open_elements:
+            break
+        time.sleep(1.0)
+        poll_once([recorded])
+        if not recorded.watched.open_elements:
+            recorded.state = State.COMPLETED
+    if not seen:
+        click.echo(
+            f"no output from {job_id} (state {store.row(job.job_id)['state']}): nothing written yet, "
+            "or its job directory was removed after success (keep_files=True keeps it)",
+            err=True,
+        )
+
+
+@click.command()
+@click.argument("job_ids", nargs=-1, required=True, metavar="JOB...")
+def cancel(job_ids: tuple[str, ...]) -> None:
+    """Cancel jobs wherever they run (one scheduler command per cluster) and record it.
+
+    A job already finished is left as it is. One call of a `.map()` array cannot be
+    cancelled alone from here: cancel the whole job. Exits 1 if any id is unknown or a
+    backend could not cancel.
+
+    \b
+    Examples:
+      clustrix cancel c18f3a2b1c4d5e6
+      clustrix jobs --state PENDING --json | jq -r '.[].job_id' | xargs clustrix cancel
+    """
+    store = store_here()
+    problems = []
+    for some_id in job_ids:
+        try:
+            job, index, row = store.resolve(some_id)
+        except JobNotFound as exc:
+            problems.append(str(exc))
+            continue
+        if job.is_array and index is not None:
+            problems.append(
+                f"{some_id} is one call of array job {job.job_id}; cancel the whole job: `clustrix cancel {job.job_id}`"
+            )
+            continue
+        if State(row["state"]).terminal:
+            click.echo(f"{job.job_id} already ended ({row['state']}); nothing to cancel")
+            continue
+        try:
+            target = Recorded.of(job, row["state"]).target
+            target.hooks.clustrix_cancel(jobs=[job], target=target)
+        except Exception as exc:  # report and go on with the other jobs
+            problems.append(f"could not cancel {job.job_id}: {type(exc).__name__}: {exc}")
+            continue
+        store.set_job_state(job.job_id, State.CANCELLED)
+        click.echo(f"cancelled {job.job_id}")
+    if problems:
+        raise Failed("\n".join(problems))
+
+
+COMMANDS = [jobs, status, result, logs, cancel]
