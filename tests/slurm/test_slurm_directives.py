@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from clustrix.errors import ConfigError
 from clustrix.job import package
 from clustrix.lifecycle import resolve, tasks_per_element

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from clustrix.job import State
 from clustrix_slurm import parsing
 
