@@ -1,0 +1,102 @@
+"""Runs inside the pod: set up a job directory, run the element, print its result.
+
+    python /clustrix/payload/bootstrap.py
+
+Standard library only (the runner needs cloudpickle, installed here when the image
+lacks it and CLUSTRIX_CLOUDPICKLE names a version). The payload Secret is mounted
+read-only next to this file; the job directory is built in the writable emptyDir
+CLUSTRIX_WORK. The element is JOB_COMPLETION_INDEX (Indexed Job).
+
+The result file (already digest-stamped by the runner) is printed to stdout as base64
+between marker lines carrying its length and sha256: the pod log is the one channel
+out of a pod that needs no shared storage. The client checks both before using it.
+"""
+
+import base64
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+BEGIN = "==== CLUSTRIX RESULT BEGIN"
+END = "==== CLUSTRIX RESULT END"
+
+
+def ensure_cloudpickle(work):
+    try:
+        import cloudpickle  # noqa: F401
+    except ImportError:
+        version = os.environ.get("CLUSTRIX_CLOUDPICKLE")
+        if not version:
+            raise SystemExit(
+                "clustrix: the image has no cloudpickle; use an image with Python and cloudpickle"
+            ) from None
+        site = os.path.join(work, "site")
+        print("clustrix: installing cloudpickle==" + version + " (the image lacks it)", file=sys.stderr)
+        argv = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        subprocess.check_call([*argv, "--target", site, "cloudpickle==" + version], stdout=sys.stderr)
+        sys.path.insert(0, site)
+
+
+def job_dir(payload, work):
+    """WORK/jobs/JOBID with the manifest pointing at the mounted blobs."""
+    with open(os.path.join(payload, "manifest.json")) as f:
+        manifest = json.load(f)
+    jobdir = os.path.join(work, "jobs", manifest["job_id"])
+    for sub in ("results", "logs", "status"):
+        os.makedirs(os.path.join(jobdir, sub), exist_ok=True)
+    manifest["blobs"] = payload  # absolute: os.path.join(jobdir, payload) == payload
+    with open(os.path.join(jobdir, "manifest.json"), "w") as f:
+        json.dump(manifest, f)
+    shutil.copyfile(os.path.join(payload, "runner.py"), os.path.join(jobdir, "runner.py"))
+    return manifest["job_id"], jobdir
+
+
+def run(jobdir, element):
+    spec = importlib.util.spec_from_file_location("clustrix_job_runner", os.path.join(jobdir, "runner.py"))
+    runner = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(runner)
+    return runner.main([jobdir, str(element)])
+
+
+def emit(job_id, element, data):
+    sys.stdout.flush()
+    sys.stderr.flush()
+    digest = hashlib.sha256(data).hexdigest()
+    out = sys.stdout.buffer
+    tag = f"job={job_id} element={element}"
+    out.write(f"\n{BEGIN} {tag} bytes={len(data)} sha256={digest} ====\n".encode())
+    out.write(base64.encodebytes(data))
+    out.write(f"{END} {tag} ====\n".encode())
+    out.flush()
+
+
+def main():
+    payload = os.path.dirname(os.path.abspath(__file__))
+    work = os.environ.get("CLUSTRIX_WORK") or "/tmp"
+    element = int(os.environ.get("JOB_COMPLETION_INDEX") or os.environ.get("CLUSTRIX_ELEMENT") or 0)
+    ensure_cloudpickle(work)
+    job_id, jobdir = job_dir(payload, work)
+    code = run(jobdir, element)
+    if code:
+        return code
+    with open(os.path.join(jobdir, "results", f"{element}.pkl"), "rb") as f:
+        data = f.read()
+    limit = int(os.environ.get("CLUSTRIX_MAX_RESULT_BYTES") or 0)
+    if limit and len(data) > limit:
+        print(
+            f"clustrix: the result of element {element} is {len(data)} bytes, over k8s_max_result_bytes={limit}: "
+            "results come back through the pod log, which the kubelet rotates (containerLogMaxSize, 10 MiB by "
+            "default). Return a smaller value, or write large output to shared storage and return its path",
+            file=sys.stderr,
+        )
+        return 3
+    emit(job_id, element, data)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,245 @@
+"""What the backend sends: the payload Secret and the batch/v1 Job, as plain API dicts.
+
+Names and labels follow the API server's rules (DNS-1123 labels of at most 63
+characters, label values of at most 63), whatever the function is called; resources
+are written as valid quantities. Nothing here talks to the cluster.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sys
+from collections.abc import Mapping
+from importlib import resources
+from typing import Any
+
+import cloudpickle
+
+from clustrix.errors import ConfigError, SubmissionRejected
+from clustrix.job import Job
+from clustrix.quantities import parse_memory, parse_time
+
+MANAGED_BY = "app.kubernetes.io/managed-by"
+MANAGER = "clustrix"
+JOB_ID_LABEL = "clustrix.io/job-id"
+FUNCTION_LABEL = "clustrix.io/function"
+FUNCTION_ANNOTATION = "clustrix.io/function"
+INDEX_LABEL = "batch.kubernetes.io/job-completion-index"
+SELECTOR = f"{MANAGED_BY}={MANAGER}"
+
+PAYLOAD_MOUNT = "/clustrix/payload"
+WORK_MOUNT = "/clustrix/work"
+CONTAINER = "clustrix"
+#: a Secret's (and a ConfigMap's) data may hold at most 1 MiB (core.MaxSecretSize)
+MAX_PAYLOAD_BYTES = 1048576
+#: Job names are copied into a pod label (job-name) and the pods' hostnames; keep room
+#: for the "-INDEX" suffix of Indexed Jobs' hostnames within 63 characters
+MAX_JOB_NAME = 52
+
+_ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
+
+
+def dns_label(text: str, limit: int) -> str:
+    """Lowercase letters, digits and '-', starting and ending alphanumeric, at most ``limit``."""
+    clean = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
+    clean = re.sub(r"-{2,}", "-", clean)[:limit].rstrip("-")
+    return clean or "fn"
+
+
+def label_value(text: str) -> str:
+    """A valid label value (<= 63 chars of ``[A-Za-z0-9_.-]``, alphanumeric at both ends)."""
+    clean = re.sub(r"[^A-Za-z0-9_.-]+", "_", text)[:63]
+    return re.sub(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$", "", clean)
+
+
+def job_name(job: Job) -> str:
+    """``clustrix-FUNCTION-JOBID``, the function part shortened to fit the name limit."""
+    suffix = f"-{job.job_id.lower()}"
+    room = MAX_JOB_NAME - len("clustrix-") - len(suffix)
+    short = job.function.rsplit(".", 1)[-1]
+    return f"clustrix-{dns_label(short, room)}{suffix}"
+
+
+def labels(job: Job) -> dict[str, str]:
+    """Labels on the Job, its pods and its Secret; the managed-by one selects them all."""
+    extra = dict(job.settings.get("k8s_labels") or {})
+    return {
+        **extra,
+        MANAGED_BY: MANAGER,
+        JOB_ID_LABEL: label_value(job.job_id),
+        FUNCTION_LABEL: label_value(job.function.rsplit(".", 1)[-1]) or "fn",
+    }
+
+
+def quantity_bytes(size: int) -> str:
+    """Bytes as the exact quantity Kubernetes reads: '16Gi', '512Mi' or a plain byte count."""
+    for suffix, factor in (("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
+        if size % factor == 0:
+            return f"{size // factor}{suffix}"
+    return str(size)
+
+
+def resources_of(settings: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """requests/limits from cores, memory, cpu_limit, memory_limit and gpus."""
+    requests: dict[str, str] = {}
+    limits: dict[str, str] = {}
+    cores = settings.get("cores")
+    if cores:
+        requests["cpu"] = str(cores)
+    if settings.get("cpu_limit") is not None:
+        limits["cpu"] = str(settings["cpu_limit"])
+    memory = settings.get("memory")
+    if memory is not None:
+        requests["memory"] = quantity_bytes(parse_memory(memory))
+    limit = settings.get("memory_limit") or memory
+    if limit is not None:
+        limits["memory"] = quantity_bytes(parse_memory(limit))
+        if memory is not None and parse_memory(limit) < parse_memory(memory):
+            raise ConfigError(f"memory_limit {limit!r} is below the memory request {memory!r}")
+    if settings.get("gpus"):
+        limits[str(settings.get("k8s_gpu_resource") or "nvidia.com/gpu")] = str(settings["gpus"])
+    out = {}
+    if requests:
+        out["requests"] = requests
+    if limits:
+        out["limits"] = limits
+    return out
+
+
+def default_image() -> str:
+    """The official image of this interpreter's minor version (pickled code is version-bound)."""
+    return f"python:{sys.version_info.major}.{sys.version_info.minor}-slim"
+
+
+def bootstrap_source() -> bytes:
+    return resources.files(__package__).joinpath("bootstrap.py").read_bytes()
+
+
+def payload(job: Job, blob_dir: Any) -> dict[str, bytes]:
+    """The files the pod needs: manifest, runner, bootstrap and the job's blobs."""
+    manifest = json.loads((job.local_dir / "manifest.json").read_text())
+    digests = sorted({manifest["function"], *(e["blob"] for e in manifest["elements"])})
+    files = {
+        "manifest.json": (job.local_dir / "manifest.json").read_bytes(),
+        "runner.py": (job.local_dir / "runner.py").read_bytes(),
+        "bootstrap.py": bootstrap_source(),
+    }
+    for digest in digests:
+        files[digest] = (blob_dir / digest).read_bytes()
+    return files
+
+
+def check_payload_size(job: Job, files: Mapping[str, bytes]) -> None:
+    """Refuse, before anything is created, a payload the API server would refuse."""
+    size = sum(len(v) for v in files.values())
+    if size <= MAX_PAYLOAD_BYTES:
+        return
+    raise SubmissionRejected(
+        f"the payload (function + arguments + runner) is {size} bytes, over the {MAX_PAYLOAD_BYTES}-byte "
+        "(1 MiB) limit Kubernetes puts on one Secret or ConfigMap. Pass large data another way: put it "
+        "on storage the pods can read (a PersistentVolumeClaim, an object store URL) and pass its path or "
+        "URL as the argument, or split the work into several smaller submits",
+        job_id=job.job_id,
+    )
+
+
+def secret(job: Job, name: str, files: Mapping[str, bytes]) -> dict[str, Any]:
+    import base64
+
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "labels": labels(job)},
+        "type": "Opaque",
+        "data": {k: base64.b64encode(v).decode() for k, v in files.items()},
+    }
+
+
+def _env(job: Job) -> list[dict[str, str]]:
+    env = [
+        {"name": "CLUSTRIX_JOB_ID", "value": job.job_id},
+        {"name": "CLUSTRIX_WORK", "value": WORK_MOUNT},
+        {"name": "CLUSTRIX_MAX_RESULT_BYTES", "value": str(job.settings.get("k8s_max_result_bytes") or 0)},
+        {"name": "PYTHONUNBUFFERED", "value": "1"},
+    ]
+    if job.settings.get("k8s_install_cloudpickle", True):
+        env.append({"name": "CLUSTRIX_CLOUDPICKLE", "value": cloudpickle.__version__})
+    for key, value in (job.settings.get("env") or {}).items():
+        if not _ENV_NAME.match(str(key)):
+            raise ConfigError(f"env: {key!r} is not a valid environment variable name")
+        env.append({"name": str(key), "value": str(value)})
+    return env
+
+
+def _command(job: Job) -> list[str]:
+    python = str(job.settings.get("python") or "python3")
+    run = [python, f"{PAYLOAD_MOUNT}/bootstrap.py"]
+    setup = list(job.settings.get("setup") or [])
+    if not setup:
+        return run
+    import shlex
+
+    return ["/bin/sh", "-c", "\n".join([*setup, "exec " + shlex.join(run)])]
+
+
+def job_manifest(job: Job, name: str) -> dict[str, Any]:
+    """One batch/v1 Job: an Indexed Job with one completion per element."""
+    settings = job.settings
+    container: dict[str, Any] = {
+        "name": CONTAINER,
+        "image": settings.get("k8s_image") or default_image(),
+        "command": _command(job),
+        "env": _env(job),
+        "volumeMounts": [
+            {"name": "payload", "mountPath": PAYLOAD_MOUNT, "readOnly": True},
+            {"name": "work", "mountPath": WORK_MOUNT},
+        ],
+    }
+    if settings.get("k8s_image_pull_policy"):
+        container["imagePullPolicy"] = settings["k8s_image_pull_policy"]
+    res = resources_of(settings)
+    if res:
+        container["resources"] = res
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "containers": [container],
+        "volumes": [
+            {"name": "payload", "secret": {"secretName": name, "defaultMode": 0o444}},
+            {"name": "work", "emptyDir": {}},
+        ],
+    }
+    if settings.get("time") is not None:
+        # on the pod, not the Job: each element gets the whole limit, as an array task does
+        pod_spec["activeDeadlineSeconds"] = parse_time(settings["time"])
+    if settings.get("k8s_service_account"):
+        pod_spec["serviceAccountName"] = settings["k8s_service_account"]
+    if settings.get("k8s_node_selector"):
+        pod_spec["nodeSelector"] = dict(settings["k8s_node_selector"])
+    if settings.get("k8s_tolerations"):
+        pod_spec["tolerations"] = list(settings["k8s_tolerations"])
+    if settings.get("k8s_image_pull_secrets"):
+        pod_spec["imagePullSecrets"] = [{"name": str(s)} for s in settings["k8s_image_pull_secrets"]]
+    meta_labels = labels(job)
+    annotations = {FUNCTION_ANNOTATION: job.function}
+    spec: dict[str, Any] = {
+        "completionMode": "Indexed",
+        "completions": job.n_elements,
+        "parallelism": min(job.n_elements, int(settings.get("max_concurrent") or job.n_elements)),
+        "backoffLimit": int(settings.get("k8s_backoff_limit") or 0),
+        "template": {"metadata": {"labels": meta_labels, "annotations": annotations}, "spec": pod_spec},
+    }
+    ttl = settings.get("k8s_ttl_seconds")
+    if ttl is not None:
+        spec["ttlSecondsAfterFinished"] = int(ttl)
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "labels": meta_labels, "annotations": annotations},
+        "spec": spec,
+    }
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

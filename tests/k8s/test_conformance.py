@@ -1,0 +1,16 @@
+"""The conformance kit against the API emulator, through the real `kubernetes` client."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from clustrix.testing import BackendConformance
+
+
+class TestK8sConformance(BackendConformance):
+    timeout = 60
+
+    @pytest.fixture
+    def backend_options(self, k8s_options: dict[str, Any]) -> dict[str, Any]:
+        return k8s_options
