@@ -1,10 +1,10 @@
 """Sessions: tests (whole suite, real schedulers), lint, demo, bench, docs.
 
-    nox -s demo     a decorated function on the embedded local backend, no configuration
-    nox -s tests    as root: brings up sshd, Slurm, the Torque wrappers and SGE, then runs
-                    every test (CI=true: an integration test never skips)
-    nox -s lint     ruff check, ruff format --check, mypy on the core
-    nox -s bench    Clustrix side by side with its peers, printed as ratios
+nox -s demo     a decorated function on the embedded local backend, no configuration
+nox -s tests    as root: brings up sshd, Slurm, the Torque wrappers and SGE, then runs
+                every test (CI=true: an integration test never skips)
+nox -s lint     ruff check, ruff format --check, mypy on the core
+nox -s bench    Clustrix side by side with its peers, printed as ratios
 """
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ def bring_up_infrastructure(session: nox.Session, components: str = "all") -> No
     if os.geteuid() == 0:
         session.run("bash", "tests/infra/up.sh", *components.split(), external=True)
     else:
-        session.warn("not root: real schedulers are not started; integration tests will skip (see tests/infra/README.md)")
+        session.warn(
+            "not root: real schedulers are not started; integration tests will skip (see tests/infra/README.md)"
+        )
 
 
 @nox.session
@@ -51,7 +53,7 @@ def lint(session: nox.Session) -> None:
     session.install("ruff", "mypy", "./clustrix_core", "pytest", "types-paramiko")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
-    session.run("mypy", "clustrix_core/src/clustrix")
+    session.run("mypy", "--config-file", "clustrix_core/pyproject.toml", "clustrix_core/src/clustrix")
 
 
 @nox.session

@@ -62,14 +62,14 @@ def main() -> None:
         assert joblib.Parallel(n_jobs=workers)(joblib.delayed(tiny)(x) for x in range(N_TINY)) == expected_tiny
 
     def clustrix_burn():
-        return sum(f.result() for f in cburn.map(*zip(*bounds)))
+        return sum(f.result() for f in cburn.map(*zip(*bounds, strict=True)))
 
     def executor_burn():
         return sum(LocalExecutor(workers, mode="processes").execute_parallel(burn, bounds))
 
     def pool_burn():
         with ProcessPoolExecutor(workers) as ex:
-            return sum(ex.map(burn, *zip(*bounds)))
+            return sum(ex.map(burn, *zip(*bounds, strict=True)))
 
     def joblib_burn():
         return sum(joblib.Parallel(n_jobs=workers)(joblib.delayed(burn)(a, b) for a, b in bounds))

@@ -63,8 +63,7 @@ def test_bad_env_value_names_the_variable(monkeypatch, project):
 
 def test_profile_selected_by_decorator_sits_below_the_decorator(project):
     project.write_text(
-        'cluster_type = "local"\npartition = "cpu"\n'
-        '[profiles.gpu]\npartition = "gpu"\ngpus = 1\ntime = "01:00:00"\n'
+        'cluster_type = "local"\npartition = "cpu"\n[profiles.gpu]\npartition = "gpu"\ngpus = 1\ntime = "01:00:00"\n'
     )
     configure(gpus=4)
     settings = resolve({"profile": "gpu", "time": "00:10:00"})
@@ -104,7 +103,7 @@ def test_unknown_key_in_project_file_names_file_and_key(project):
 
 def test_malformed_toml_names_the_file(project):
     project.write_text("cores = = 2\n")
-    with pytest.raises(ConfigError, match="clustrix.toml: not valid TOML"):
+    with pytest.raises(ConfigError, match=r"clustrix\.toml: not valid TOML"):
         resolve({})
 
 

@@ -1,14 +1,14 @@
 """Clustrix: decorate a function, call it, get the answer back from wherever it ran.
 
-    from clustrix import cluster
+from clustrix import cluster
 
-    @cluster(cores=2, memory="1GB", time="00:05:00")
-    def add(a, b):
-        return a + b
+@cluster(cores=2, memory="1GB", time="00:05:00")
+def add(a, b):
+    return a + b
 
-    add(1, 2)                 # 3, computed through the job life cycle
-    fut = add.submit(1, 2)    # ClusterFuture (a concurrent.futures.Future, also awaitable)
-    add.map([1, 2], [3, 4])   # futures, in input order
+add(1, 2)                 # 3, computed through the job life cycle
+fut = add.submit(1, 2)    # ClusterFuture (a concurrent.futures.Future, also awaitable)
+add.map([1, 2], [3, 4])   # futures, in input order
 """
 
 from .config import configure

@@ -119,7 +119,13 @@ class BatchScheduler:
 
     def settings(self) -> list[Setting]:
         return [
-            Setting(key, str, None, f"Path of `{default}` on the execution host (default: `{default}`).", plugin=type(self).__module__)
+            Setting(
+                key,
+                str,
+                None,
+                f"Path of `{default}` on the execution host (default: `{default}`).",
+                plugin=type(self).__module__,
+            )
             for key, default in self.commands.items()
         ]
 
@@ -205,7 +211,7 @@ class BatchScheduler:
         """Map (chunk id, task id) to the job's element index."""
         mapping: dict[tuple[str, int | None], int] = {}
         ids = (job.native_id or "").split(",")
-        for chunk, native in zip(self.chunks(job, target), ids):
+        for chunk, native in zip(self.chunks(job, target), ids, strict=False):
             if not chunk.array:
                 mapping[(native, None)] = chunk.first
                 continue

@@ -23,7 +23,8 @@ class ClusterFunction(Generic[R]):
         self.__wrapped__ = func
 
     def __call__(self, *args: Any, **kwargs: Any) -> R:
-        return self.submit(*args, **kwargs).result()  # type: ignore[no-any-return]
+        result: R = self.submit(*args, **kwargs).result()
+        return result
 
     def submit(self, *args: Any, **kwargs: Any) -> ClusterFuture:
         return lifecycle.submit(self.__wrapped__, [(args, kwargs)], self.options)[0]
@@ -35,7 +36,7 @@ class ClusterFunction(Generic[R]):
         e.g. ``tasks_per_job`` or ``max_concurrent`` for this map only.
         """
         extra = check_decorator_kwargs(options, manager().settings())
-        calls = [(tuple(args), {}) for args in zip(*iterables)]
+        calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = [(tuple(a), {}) for a in zip(*iterables, strict=False)]
         if not calls:
             return []
         return lifecycle.submit(self.__wrapped__, calls, {**self.options, **extra})

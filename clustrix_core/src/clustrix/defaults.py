@@ -99,8 +99,29 @@ class GenericError:
 
 
 IO_NAMES = frozenset(
-    "open urlopen urlretrieve request get post put sleep recv send sendall connect accept "
-    "read_csv read_text write_text read_bytes write_bytes requests socket subprocess".split()
+    [
+        "open",
+        "urlopen",
+        "urlretrieve",
+        "request",
+        "get",
+        "post",
+        "put",
+        "sleep",
+        "recv",
+        "send",
+        "sendall",
+        "connect",
+        "accept",
+        "read_csv",
+        "read_text",
+        "write_text",
+        "read_bytes",
+        "write_bytes",
+        "requests",
+        "socket",
+        "subprocess",
+    ]
 )
 
 
@@ -114,13 +135,17 @@ def _names(code: Any) -> set[str]:
 
 class ExplicitMode:
     @hookimpl(tryfirst=True)
-    def clustrix_executor_mode(self, func: Callable[..., Any], requested: str | None, sample: Sequence[Any]) -> str | None:
+    def clustrix_executor_mode(
+        self, func: Callable[..., Any], requested: str | None, sample: Sequence[Any]
+    ) -> str | None:
         return requested
 
 
 class UnpicklableWork:
     @hookimpl
-    def clustrix_executor_mode(self, func: Callable[..., Any], requested: str | None, sample: Sequence[Any]) -> str | None:
+    def clustrix_executor_mode(
+        self, func: Callable[..., Any], requested: str | None, sample: Sequence[Any]
+    ) -> str | None:
         try:
             cloudpickle.dumps((func, list(sample)))
         except Exception:
@@ -130,7 +155,9 @@ class UnpicklableWork:
 
 class IOBoundWork:
     @hookimpl
-    def clustrix_executor_mode(self, func: Callable[..., Any], requested: str | None, sample: Sequence[Any]) -> str | None:
+    def clustrix_executor_mode(
+        self, func: Callable[..., Any], requested: str | None, sample: Sequence[Any]
+    ) -> str | None:
         code = getattr(func, "__code__", None)
         if code is not None and _names(code) & IO_NAMES:
             return "threads"

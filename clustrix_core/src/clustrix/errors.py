@@ -6,6 +6,8 @@ The errors here are for what went wrong around the function.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ClustrixError(Exception):
     """Base of every error raised by Clustrix itself."""
@@ -82,7 +84,7 @@ class JobFailed(ClustrixError):
             text += "\n--- tail of the job's stderr ---\n" + stderr_tail.rstrip()
         super().__init__(text)
 
-    def __reduce__(self):  # keep keyword fields through pickling
+    def __reduce__(self) -> tuple[Any, ...]:  # keep keyword fields through pickling
         return (
             _rebuild_job_failed,
             (type(self), self.args[0], self.job_id, self.state, self.stderr_tail),

@@ -37,7 +37,9 @@ class LocalExecutor:
     ``use_threads=True`` is the older spelling of ``mode="threads"``.
     """
 
-    def __init__(self, max_workers: int | None = None, mode: str | None = None, use_threads: bool | None = None) -> None:
+    def __init__(
+        self, max_workers: int | None = None, mode: str | None = None, use_threads: bool | None = None
+    ) -> None:
         if use_threads is not None and mode is None:
             mode = "threads" if use_threads else "processes"
         if mode not in (None, *MODES):
@@ -52,7 +54,10 @@ class LocalExecutor:
         return str(chosen)
 
     def run_calls(
-        self, func: Callable[..., Any], calls: Sequence[tuple[tuple[Any, ...], dict[str, Any]]], chunk_size: int | None = None
+        self,
+        func: Callable[..., Any],
+        calls: Sequence[tuple[tuple[Any, ...], dict[str, Any]]],
+        chunk_size: int | None = None,
     ) -> list[Any]:
         """Run ``func(*args, **kwargs)`` for every call, in ordered chunks; results in order.
 
@@ -84,7 +89,7 @@ class LocalExecutor:
         kwargs = [dict(k) for k in kwargs_list] if kwargs_list is not None else [{} for _ in args]
         if len(kwargs) != len(args):
             raise ValueError(f"args_list has {len(args)} items but kwargs_list has {len(kwargs)}")
-        return self.run_calls(func, list(zip(args, kwargs)))
+        return self.run_calls(func, list(zip(args, kwargs, strict=True)))
 
     def execute_loop_parallel(
         self,

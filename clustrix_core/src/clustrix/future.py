@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from .target import Target
 
 
-class ClusterFuture(Future):  # type: ignore[type-arg]
+class ClusterFuture(Future[Any]):
     """The outcome of one call. ``job_id`` is Clustrix's id, ``native_id`` the scheduler's.
 
     ``cancel()`` cancels the job itself wherever it runs; for a call of a ``.map()``, the

@@ -1,3 +1,4 @@
+# mypy: disable-error-code="empty-body"
 """The hooks a Clustrix plugin implements: the manual a backend author reads.
 
 A backend is a plugin registered under its backend name through the entry-point
@@ -102,9 +103,7 @@ def clustrix_cleanup(job: Job, target: Target) -> bool | None:
 
 
 @hookspec(firstresult=True)
-def clustrix_executor_mode(
-    func: Callable[..., Any], requested: str | None, sample: Sequence[Any]
-) -> str | None:
+def clustrix_executor_mode(func: Callable[..., Any], requested: str | None, sample: Sequence[Any]) -> str | None:
     """Choose ``"threads"`` or ``"processes"`` for the local parallel executor.
 
     The core's chain: an explicit choice wins; unpicklable work -> threads; work that

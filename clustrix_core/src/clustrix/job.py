@@ -166,7 +166,7 @@ def _unpicklable_reference(func: Callable[..., Any]) -> str | None:
     globs = getattr(func, "__globals__", {})
     candidates += [(f"global {n!r}", globs[n]) for n in code.co_names if n in globs]
     cells = getattr(func, "__closure__", None) or ()
-    candidates += [(f"closure variable {n!r}", c.cell_contents) for n, c in zip(code.co_freevars, cells)]
+    candidates += [(f"closure variable {n!r}", c.cell_contents) for n, c in zip(code.co_freevars, cells, strict=False)]
     for label, value in candidates:
         try:
             cloudpickle.dumps(value)
@@ -253,5 +253,5 @@ def package(
         (local_dir / sub).mkdir(parents=True, mode=0o700)
     (local_dir / "manifest.json").write_text(json.dumps(manifest, indent=1))
     shutil.copyfile(runner.__file__, local_dir / "runner.py")
-    digests = sorted({manifest["function"], *(e["blob"] for e in elements)})
+    digests = sorted({str(manifest["function"]), *(str(e["blob"]) for e in elements)})
     return job, digests

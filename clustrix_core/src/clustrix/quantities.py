@@ -31,9 +31,7 @@ def parse_memory(value: str | int | float) -> int:
         return int(value * 2**20)
     m = _MEMORY.match(str(value))
     if not m:
-        raise ConfigError(
-            f"memory: cannot read {value!r}; write e.g. '16GB', '512MB', '2Gi' or '4G'"
-        )
+        raise ConfigError(f"memory: cannot read {value!r}; write e.g. '16GB', '512MB', '2Gi' or '4G'")
     number, unit = float(m.group(1)), (m.group(2) or "M")
     letter = unit[0].upper()
     if unit.upper().endswith("B") and "i" not in unit:
@@ -63,12 +61,10 @@ def parse_time(value: str | int) -> int:
         seconds = value * 60
     else:
         text = str(value).strip()
-        seconds = _parse_time_text(text)
-        if seconds is None:
-            raise ConfigError(
-                f"time: cannot read {value!r}; write e.g. '02:00:00', '1-12:00:00', "
-                "'90m' or '2h'"
-            )
+        parsed = _parse_time_text(text)
+        if parsed is None:
+            raise ConfigError(f"time: cannot read {value!r}; write e.g. '02:00:00', '1-12:00:00', '90m' or '2h'")
+        seconds = parsed
     if seconds <= 0:
         raise ConfigError(f"time: {value!r} must be positive")
     return seconds

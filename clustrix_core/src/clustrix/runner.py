@@ -20,6 +20,7 @@ import socket
 import sys
 import time
 import traceback
+from typing import Any
 
 import cloudpickle
 
@@ -35,12 +36,12 @@ def load_blob(jobdir: str, manifest: dict, digest: str) -> object:
     return cloudpickle.loads(data)
 
 
-def run_calls(func, calls) -> list:
-    outcomes = []
+def run_calls(func: Any, calls: Any) -> list:
+    outcomes: list = []
     for args, kwargs in calls:
         try:
             outcomes.append(("ok", func(*args, **kwargs)))
-        except BaseException as exc:  # noqa: BLE001 - every failure goes back to the caller
+        except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt):
                 raise
             tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
@@ -62,7 +63,7 @@ def encode(outcomes: list) -> bytes:
             try:
                 cloudpickle.dumps(entry)
                 safe.append(entry)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 if entry[0] == "ok":
                     err = TypeError(
                         f"the function returned a {type(entry[1]).__name__} that cannot be "
@@ -103,7 +104,7 @@ def run_element(jobdir: str, element: int) -> None:
     try:
         func = load_blob(jobdir, manifest, manifest["function"])
         calls = load_blob(jobdir, manifest, spec["blob"])
-    except BaseException as exc:  # noqa: BLE001 - the unpickling error is the outcome of every call
+    except BaseException as exc:
         tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         n = spec["calls"][1] - spec["calls"][0]
         outcomes = [("error", exc, _type_name(exc), str(exc), tb)] * n

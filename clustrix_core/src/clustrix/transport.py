@@ -95,7 +95,7 @@ class Transport(ABC):
         done = self.run(argv)
         return done.stdout if done.returncode == 0 else None
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional for transports holding no connection
         """Release connections (nothing to do for a local transport)."""
 
 

@@ -149,12 +149,12 @@ class Watcher:
                 settled.append((future, True, outcome[1]))
                 continue
             w.ok = False
-            exc = corrupted or hooks.clustrix_extract_error(
+            error = corrupted or hooks.clustrix_extract_error(
                 job=job, target=self.target, call_index=i, status=status, outcome=outcome
             )
             state = State.FAILED if outcome is not None else status.of(element)
             call_states[job.call_id(i)] = State.CANCELLED if future is not None and future.cancelled() else state
-            settled.append((future, False, exc))
+            settled.append((future, False, error))
 
     def _finish(self, w: Watched) -> None:
         with self._lock:

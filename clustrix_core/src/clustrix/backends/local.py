@@ -9,6 +9,7 @@ Markers in ``status/``: ``worker.json`` (pid, start time), ``cancelled``, ``time
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -42,14 +43,13 @@ class LocalBackend:
             return "processes"
         manifest = json.loads((Path(job.remote_dir) / "manifest.json").read_text())
         func = load_blob(job.remote_dir, manifest, manifest["function"])
-        return LocalExecutor(mode=job.settings.get("executor")).mode_for(func)
+        return LocalExecutor(mode=job.settings.get("executor")).mode_for(func)  # type: ignore[arg-type]
 
     @hookimpl
     def clustrix_submit(self, job: Job, target: Target) -> str:
         jobdir = job.remote_dir
         mode = self._mode(job)
-        log = open(os.path.join(jobdir, "logs", "worker.log"), "ab")
-        with log:
+        with open(os.path.join(jobdir, "logs", "worker.log"), "ab") as log:
             proc = subprocess.Popen(
                 [target.python, "-m", "clustrix.backends.local_worker", jobdir],
                 stdin=subprocess.DEVNULL,
@@ -86,7 +86,9 @@ class LocalBackend:
             status_dir = os.path.join(job.remote_dir, "status")
             markers = set(os.listdir(status_dir)) if os.path.isdir(status_dir) else set()
             alive = self._alive(job)
-            ended = State.CANCELLED if "cancelled" in markers else State.TIMEOUT if "timeout" in markers else State.FAILED
+            ended = (
+                State.CANCELLED if "cancelled" in markers else State.TIMEOUT if "timeout" in markers else State.FAILED
+            )
             elements = {}
             for e in range(job.n_elements):
                 if os.path.exists(os.path.join(job.remote_dir, "results", f"{e}.pkl")):
@@ -105,10 +107,8 @@ class LocalBackend:
         for job in jobs:
             open(os.path.join(job.remote_dir, "status", "cancelled"), "w").close()
             if job.native_id and self._alive(job):
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(int(job.native_id), signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
         return True
 
 

@@ -13,6 +13,8 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
+from typing import Any
 
 from .. import runner
 from ..executor import LocalExecutor
@@ -26,9 +28,10 @@ def run_element_logged(jobdir: str, element: int, redirect: bool) -> None:
     saved = os.dup(1), os.dup(2)
     sys.stdout.flush()
     sys.stderr.flush()
-    with open(os.path.join(jobdir, "logs", f"{element}.out"), "ab") as out, open(
-        os.path.join(jobdir, "logs", f"{element}.err"), "ab"
-    ) as err:
+    with (
+        open(os.path.join(jobdir, "logs", f"{element}.out"), "ab") as out,
+        open(os.path.join(jobdir, "logs", f"{element}.err"), "ab") as err,
+    ):
         os.dup2(out.fileno(), 1)
         os.dup2(err.fileno(), 2)
         try:
@@ -55,7 +58,7 @@ def _time_limit(jobdir: str, seconds: int) -> None:
 def main(jobdir: str) -> int:
     settings = json.loads(os.environ.get("CLUSTRIX_JOB_SETTINGS") or "{}")
     with open(os.path.join(jobdir, "status", "worker.json"), "w") as f:
-        start = open(f"/proc/{os.getpid()}/stat").read().rsplit(")", 1)[1].split()[19]
+        start = Path(f"/proc/{os.getpid()}/stat").read_text().rsplit(")", 1)[1].split()[19]
         json.dump({"pid": os.getpid(), "start_time": start}, f)
     if settings.get("time"):
         _time_limit(jobdir, parse_time(settings["time"]))
@@ -68,7 +71,9 @@ def main(jobdir: str) -> int:
         return 0
     mode = os.environ.get("CLUSTRIX_EXECUTOR_MODE", "processes")
     executor = LocalExecutor(max_workers=settings.get("max_workers"), mode=mode)
-    calls = [((jobdir, e, mode == "processes"), {}) for e in range(n_elements)]
+    calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = [
+        ((jobdir, e, mode == "processes"), {}) for e in range(n_elements)
+    ]
     executor.run_calls(run_element_logged, calls, chunk_size=1)
     return 0
 
