@@ -221,12 +221,11 @@ def render(function_ref: str, profile: str | None, sets: tuple[str, ...], calls:
         overrides["profile"] = profile
     overrides.update(parse_sets(sets))
     settings = dict(resolved(overrides).values)
+    target = Target(settings)  # BackendNotInstalled here names the package to install
+    if not is_local_host(settings.get("cluster_host")) and not settings.get("remote_work_dir"):
+        target.__dict__["remote_work_dir"] = "$HOME/.clustrix"  # never connect just to look the home up
     with tempfile.TemporaryDirectory(prefix="clustrix-render-") as tmp:
-        settings["home"] = tmp
-        target = Target(settings)  # BackendNotInstalled here names the package to install
-        if not is_local_host(settings.get("cluster_host")) and not settings.get("remote_work_dir"):
-            target.__dict__["remote_work_dir"] = "$HOME/.clustrix"  # never connect to look the home up
-        job, _ = package(
+        job, _ = package(  # packaged in a throw-away home; the script shows where it would really run
             func,
             [((), {})] * calls,
             backend=target.backend,

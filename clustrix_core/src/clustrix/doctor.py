@@ -80,7 +80,7 @@ class Checks:
                 str(exc), "fix the file and key named above; `clustrix config validate` re-checks"
             ) from None
         self.settings = dict(result.values)
-        source = result.sources.get("cluster_type", "default")
+        source = result.sources.get("cluster_type", "default").replace("decorator", "--set")
         return f"backend {self.settings['cluster_type']!r} (from {source}) on {self.where}"
 
     def backend(self) -> str:
@@ -111,6 +111,7 @@ class Checks:
         if is_local_host(self.settings.get("cluster_host")):
             return "no authentication needed (local)"
         host = self.settings["cluster_host"]
+        hostname, port, _ = _ssh_endpoint(self.settings)
         try:
             self.target.transport.run(["true"], timeout=30).check()
         except ImportError as exc:
@@ -118,7 +119,7 @@ class Checks:
         except HostKeyError as exc:
             raise StepFailed(
                 str(exc),
-                f"verify the host's fingerprint, then add it: `ssh-keyscan {host} >> "
+                f"verify the host's fingerprint, then add it: `ssh-keyscan -p {port} {hostname} >> "
                 f"{self.settings.get('known_hosts')}` (or set host_key_policy='accept-new')",
             ) from None
         except Exception as exc:
