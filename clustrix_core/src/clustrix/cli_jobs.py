@@ -143,6 +143,7 @@ def status(job_ids: tuple[str, ...], cached: bool, as_json: bool) -> None:
                 "native_id": row["native_id"],
                 "host": row["host"],
                 "calls": job.n_calls,
+                "call_index": index if job.is_array else None,
                 "submitted": row["created"],
                 "updated": row["updated"],
                 "call_states": {str(k): v for k, v in store.call_states(job.job_id).items()},
@@ -162,7 +163,9 @@ def status(job_ids: tuple[str, ...], cached: bool, as_json: bool) -> None:
                         r["function"],
                         r["backend"],
                         r["native_id"],
-                        _calls_summary(store, r["job_id"], r["calls"]),
+                        _calls_summary(store, r["job_id"], r["calls"])
+                        if r["call_index"] is None
+                        else f"call {r['call_index']} of {r['calls']}",
                         ago(r["submitted"], now),
                         ago(r["updated"], now),
                     )

@@ -112,7 +112,9 @@ class Watcher:
                 self._settle(w, element, status, call_states, outcomes)
                 w.open_elements.discard(element)
             if not w.open_elements:
-                failed = State.FAILED if status.state == State.COMPLETED else status.state
+                # every element ended but not every call succeeded: a final state, never COMPLETED/RUNNING
+                bad = [x for x in (*status.elements.values(), status.state) if x.terminal and x != State.COMPLETED]
+                failed = bad[0] if bad else State.FAILED
                 job_states[w.job.job_id] = State.COMPLETED if w.ok else failed
                 self._finish(w)
             else:
