@@ -1,0 +1,73 @@
+"""The SSH backend: a job runs detached (setsid + nohup) on a plain SSH host.
+
+Modelled on the local backend: the core stages the job directory through the target's
+transport (one shared SSH connection), ``clustrix_submit`` writes the job script and
+starts it in its own session, and the job is tracked by its pid and the marker files
+in ``status/``. One remote command answers the status of every job of a host, one
+cancels many jobs (their process groups). Logs go to ``logs/E.out|err`` unbuffered, so
+they can be read while the job runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from clustrix.environment import python_for
+from clustrix.errors import SubmissionRejected
+from clustrix.hookspecs import hookimpl
+from clustrix.job import Job, JobStatus, State
+from clustrix.target import Target
+
+from . import scripts
+
+
+def _ended_state(markers: set[str]) -> State:
+    if "status/cancelled" in markers:
+        return State.CANCELLED
+    if "status/timeout" in markers:
+        return State.TIMEOUT
+    return State.FAILED
+
+
+class SSHBackend:
+    @hookimpl
+    def clustrix_render(self, job: Job, target: Target) -> str:
+        return scripts.job_script(job, python_for(target, job.settings), job.settings)
+
+    @hookimpl
+    def clustrix_submit(self, job: Job, target: Target) -> str:
+        script = self.clustrix_render(job, target)
+        done = target.transport.run(scripts.argv_for(scripts.LAUNCH, [job.remote_dir]), input=script, timeout=60)
+        pid = done.stdout.strip()
+        if done.returncode != 0 or not pid.isdigit():
+            raise SubmissionRejected(
+                f"could not start the job on {target.transport.where}: "
+                f"{(done.stderr or done.stdout).strip() or f'exit code {done.returncode}'}"
+            )
+        return pid
+
+    @hookimpl
+    def clustrix_status(self, jobs: Sequence[Job], target: Target) -> dict[str, JobStatus]:
+        done = target.transport.run(scripts.argv_for(scripts.STATUS, [j.remote_dir for j in jobs])).check()
+        answer = {}
+        for job, (alive, markers, exit_code) in zip(jobs, scripts.parse_status(done.stdout, len(jobs)), strict=True):
+            ended = _ended_state(markers)
+            elements = {}
+            for e in range(job.n_elements):
+                if f"results/{e}.pkl" in markers:
+                    elements[e] = State.COMPLETED
+                elif alive:
+                    elements[e] = State.RUNNING if f"status/{e}.started" in markers else State.PENDING
+                else:
+                    elements[e] = ended
+            how = f"with exit code {exit_code}" if exit_code is not None else "(killed or lost)"
+            reason = (
+                "" if alive else f"the job's process on {target.transport.where} ended {how} before writing this result"
+            )
+            answer[job.job_id] = JobStatus(State.RUNNING if alive else State.COMPLETED, elements, reason)
+        return answer
+
+    @hookimpl
+    def clustrix_cancel(self, jobs: Sequence[Job], target: Target) -> bool:
+        target.transport.run(scripts.argv_for(scripts.CANCEL, [j.remote_dir for j in jobs]), timeout=60).check()
+        return True
