@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from k8s_emulator import CONTEXT, Emulator
 from k8s_emulator.fixtures import k8s_emulator  # noqa: F401  (the fixture itself)
 

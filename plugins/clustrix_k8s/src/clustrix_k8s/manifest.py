@@ -74,8 +74,9 @@ def labels(job: Job) -> dict[str, str]:
 
 
 def quantity_bytes(size: int) -> str:
-    """Bytes as the exact quantity Kubernetes reads: '16Gi', '512Mi' or a plain byte count."""
-    for suffix, factor in (("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
+    """Bytes as the exact quantity Kubernetes reads: '16Gi', '16G' (16GB), '512Mi', or a byte count."""
+    units = (("Ti", 2**40), ("T", 10**12), ("Gi", 2**30), ("G", 10**9), ("Mi", 2**20), ("M", 10**6), ("Ki", 2**10))
+    for suffix, factor in (*units, ("k", 10**3)):
         if size % factor == 0:
             return f"{size // factor}{suffix}"
     return str(size)
