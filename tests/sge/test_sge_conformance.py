@@ -13,3 +13,9 @@ class TestSGELocal(BackendConformance):
     @pytest.fixture
     def backend_options(self, local_sge: dict[str, Any]) -> dict[str, Any]:
         return local_sge
+
+
+class TestSGEOverSSH(BackendConformance):
+    @pytest.fixture
+    def backend_options(self, ssh_sge: dict[str, Any]) -> dict[str, Any]:
+        return ssh_sge
