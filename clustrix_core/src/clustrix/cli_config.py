@@ -49,6 +49,11 @@ def config_group() -> None:
     Values come from, highest first: @cluster keywords > configure() > CLUSTRIX_* environment
     variables > ./clustrix.toml > the user config file > defaults. A profile's values sit
     just below the layer that selected it.
+
+    \b
+    Examples:
+      clustrix config show --profile hpc
+      clustrix config validate
     """
 
 
@@ -78,7 +83,8 @@ def path(as_json: bool) -> None:
     """Print where Clustrix reads its config files and keeps its job store.
 
     \b
-    Example:
+    Examples:
+      clustrix config path
       $EDITOR "$(clustrix config path --json | jq -r .user_config)"
     """
     try:
