@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import pickle
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -30,6 +32,18 @@ def wait_for(gate: str) -> str:
 
     while not os.path.exists(gate):
         time.sleep(0.05)
+    return "released"
+
+
+@cluster(cluster_type="local")
+def chatty_wait(gate: str) -> str:
+    import os
+    import time
+
+    print("waiting for the gate", flush=True)
+    while not os.path.exists(gate):
+        time.sleep(0.05)
+    print("released", flush=True)
     return "released"
 
 
@@ -164,12 +178,26 @@ def test_logs_print_the_job_stdout(cli, run_cli, tmp_path: Path) -> None:
     assert "squaring 8" in done.stdout
 
 
-def test_logs_follow_prints_output_until_the_job_ends(cli, tmp_path: Path) -> None:
+def test_logs_follow_streams_output_while_the_job_runs_and_stops_when_it_ends(tmp_path: Path) -> None:
     gate = tmp_path / "gate"
-    future = wait_for.submit(str(gate))
-    gate.touch()
-    result = cli("logs", future.job_id, "--follow")
-    assert result.exit_code == 0
+    future = chatty_wait.submit(str(gate))
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "clustrix", "logs", future.job_id, "--follow", "--stream", "out"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    try:
+        assert follower.stdout.readline() == "waiting for the gate\n"  # printed while the job still runs
+        assert not future.done()
+        gate.touch()
+        rest, err = follower.communicate(timeout=60)
+    finally:
+        gate.touch()
+        follower.kill()
+    assert follower.returncode == 0, err
+    assert rest == "released\n"
     assert future.result(timeout=60) == "released"
 
 

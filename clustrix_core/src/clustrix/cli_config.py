@@ -191,7 +191,7 @@ def load_function(ref: str) -> Callable[..., Any]:
         obj = getattr(obj, part)
     if not callable(obj):
         raise click.BadParameter(f"{ref} is not callable", param_hint="FUNCTION_REF")
-    return obj  # type: ignore[no-any-return]
+    return obj
 
 
 @click.command()

@@ -51,7 +51,7 @@ def _ssh_endpoint(settings: dict[str, Any]) -> tuple[str, int, str | None]:
 
         found = paramiko.SSHConfig.from_path(path).lookup(host)
         hostname = found.get("hostname", host)
-        port = int(settings.get("port") or found.get("port", 22))
+        port = int(settings.get("port") or found.get("port") or 22)
         proxy = found.get("proxyjump") or found.get("proxycommand")
     return hostname, port, proxy
 
@@ -162,7 +162,8 @@ class Checks:
         commands = getattr(manager().pm.get_plugin(self.target.backend), "commands", None)
         if not isinstance(commands, dict) or not commands:
             return f"backend {self.target.backend!r} needs no scheduler commands"
-        found, missing = [], []
+        found: list[tuple[str, str, str]] = []
+        missing: list[tuple[str, str, str]] = []
         for key, default in commands.items():
             name = str(self.settings.get(key) or default)
             done = self.target.transport.run(["sh", "-c", 'command -v "$1"', "sh", name])

@@ -296,7 +296,7 @@ class Store:
         limit: int | None = 50,
     ) -> list[sqlite3.Row]:
         """Job rows, newest first; ``since``/``before`` bound the submit time (epoch seconds)."""
-        sql, params = "SELECT * FROM jobs WHERE 1=1", []
+        sql, params = "SELECT * FROM jobs WHERE 1=1", list[Any]()
         if state:
             states = [state] if isinstance(state, str) else list(state)
             sql += f" AND state IN ({','.join('?' * len(states))})"
