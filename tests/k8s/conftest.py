@@ -21,3 +21,15 @@ def k8s_options(k8s_emulator: Emulator) -> dict[str, Any]:  # noqa: F811
         "poll_interval": 0.1,
         "max_poll_interval": 0.5,
     }
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "real_k8s: needs a real Kubernetes cluster (KUBECONFIG); skipped without one")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say why the real-cluster tests skipped, even without -rs (they skip in CI too)."""
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if "real_k8s" in getattr(r, "keywords", {})]
+    if skipped:
+        reason = str(skipped[0].longrepr[2]) if isinstance(skipped[0].longrepr, tuple) else "see -rs"
+        terminalreporter.write_line(f"{len(skipped)} real_k8s tests skipped: {reason.removeprefix('Skipped: ')}")

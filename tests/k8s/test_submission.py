@@ -193,3 +193,13 @@ def test_kubeconfig_from_the_environment_and_context_selection(
 
     with pytest.raises(ConfigError, match=r"no-such-context.*clustrix-test"):
         never.submit()
+
+
+def test_env_and_setup_lines_run_in_the_pod(k8s_options: dict[str, Any]) -> None:
+    @cluster(**k8s_options, env={"GREETING": "hello"}, setup=["export SUBJECT=world"])
+    def greet() -> str:
+        import os
+
+        return f"{os.environ['GREETING']} {os.environ['SUBJECT']}"
+
+    assert greet.submit().result(timeout=TIMEOUT) == "hello world"

@@ -153,10 +153,13 @@ class K8sBackend:
         api = clients(cluster)
         with self._lock:
             status = self._observed.get(job.job_id)
+        if status is None:  # fetched without a status call of this process: ask now
+            status = self.clustrix_status([job], target)[job.job_id]
+        assert isinstance(status, K8sJobStatus)
         for e in elements:
-            if status is not None and status.of(e) != State.COMPLETED:
+            if status.of(e) != State.COMPLETED:
                 continue
-            pod = status.pods.get(e) if status is not None else None
+            pod = status.pods.get(e)
             if pod is None:
                 self._problem(job, e, "its pod is gone, so its log (which carries the result) cannot be read")
                 continue
@@ -177,9 +180,9 @@ class K8sBackend:
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
             tmp.write_bytes(data)
             os.replace(tmp, path)
-        if status is not None and status.stuck:
+        if status.stuck:
             self._delete(api, cluster.namespace, [job])  # its pods would wait for the image forever
-        elif status is not None and status.state.terminal and not job.settings.get("keep_files"):
+        elif status.state.terminal and not job.settings.get("keep_files"):
             self._delete_secret(api, cluster.namespace, name)  # the Job stays (for its logs) until its TTL
         return True
 
