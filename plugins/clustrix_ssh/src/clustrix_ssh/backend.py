@@ -11,7 +11,9 @@ they can be read while the job runs.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+from clustrix.defaults import STDERR_TAIL_BYTES, typed_failure
 from clustrix.environment import python_for
 from clustrix.errors import SubmissionRejected
 from clustrix.hookspecs import hookimpl
@@ -66,6 +68,20 @@ class SSHBackend:
             )
             answer[job.job_id] = JobStatus(State.RUNNING if alive else State.COMPLETED, elements, reason)
         return answer
+
+    @hookimpl
+    def clustrix_extract_error(
+        self, job: Job, target: Target, call_index: int, status: JobStatus, outcome: tuple[Any, ...] | None
+    ) -> BaseException | None:
+        """Before the generic answer: the job script's own log (a failing setup line, a missing python)."""
+        if outcome is not None:
+            return None
+        log = target.transport.read_text(f"{job.remote_dir}/logs/job.log", STDERR_TAIL_BYTES) or ""
+        if not log.strip():
+            return None
+        element = job.element_of(call_index)
+        err = target.transport.read_text(f"{job.remote_dir}/logs/{element}.err", STDERR_TAIL_BYTES) or ""
+        return typed_failure(job, call_index, status, f"{err}{log}")
 
     @hookimpl
     def clustrix_cancel(self, jobs: Sequence[Job], target: Target) -> bool:

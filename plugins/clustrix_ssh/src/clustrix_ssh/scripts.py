@@ -5,7 +5,8 @@ shell either as an argument (``sh -c SCRIPT sh ARG...``) or quoted with ``shlex.
 the only text run verbatim is the user's own ``setup`` lines, which are shell by intent.
 
 Markers in the job's ``status/`` directory: ``pid`` (the job script's pid, which is also
-its process group and session id), ``E.started`` (written by the runner), ``exit`` (exit
+its process group and session id; the process holds ``job.sh`` open on fd 8, which tells
+it from a later process that reused the pid), ``E.started`` (written by the runner), ``exit`` (exit
 code of the job script), ``cancelled``, ``timeout``.
 """
 
@@ -43,7 +44,7 @@ STATUS = """\
 for d in "$@"; do
   printf '\\036\\n'
   pid=$(cat "$d/status/pid" 2>/dev/null) || pid=
-  if [ -n "$pid" ] && [ "$d" -ef "/proc/$pid/cwd" ]; then echo +alive; fi
+  if [ -n "$pid" ] && [ "$d/job.sh" -ef "/proc/$pid/fd/8" ]; then echo +alive; fi
   for f in "$d"/status/* "$d"/results/*.pkl; do
     if [ -e "$f" ]; then printf '%s\\n' "${f#"$d"/}"; fi
   done
@@ -58,7 +59,7 @@ for d in "$@"; do
   [ -d "$d/status" ] || continue
   : > "$d/status/cancelled"
   pid=$(cat "$d/status/pid" 2>/dev/null) || pid=
-  if [ -n "$pid" ] && [ "$d" -ef "/proc/$pid/cwd" ]; then
+  if [ -n "$pid" ] && [ "$d/job.sh" -ef "/proc/$pid/fd/8" ]; then
     kill -TERM -"$pid" 2>/dev/null || true
     setsid sh -c 'sleep 10; kill -KILL -"$1" 2>/dev/null' sh "$pid" </dev/null >/dev/null 2>&1 &
   fi
@@ -80,31 +81,34 @@ def job_script(job: Job, python: str, settings: Mapping[str, Any]) -> str:
     lines = [
         "#!/bin/sh",
         "# Clustrix job, run detached by the ssh backend; markers in status/, logs in logs/",
-        f"cd {shlex.quote(job.remote_dir)} || exit 1",
+        f"jobdir={shlex.quote(job.remote_dir)}",
+        'cd "$jobdir" || exit 1',
+        "exec 8<job.sh  # fd 8 on the script identifies this process to status and cancel",
         'printf "%s\\n" "$$" > status/pid.tmp && mv status/pid.tmp status/pid',
         f"export CLUSTRIX_JOB_ID={shlex.quote(job.job_id)}",
         f"export CLUSTRIX_JOB_NAME={shlex.quote(str(name))}",
         "export PYTHONUNBUFFERED=1",
         *env_lines(settings.get("env") or {}),
-        *list(settings.get("setup") or []),
+        *list(settings.get("setup") or []),  # may change directory: paths below are absolute
     ]
     watchdog = settings.get("time")
     if watchdog:
-        seconds = parse_time(watchdog)
         lines += [
-            f"( sleep {int(seconds)}; : > status/timeout; kill -KILL 0 ) </dev/null >/dev/null 2>&1 &",
+            f'( sleep {int(parse_time(watchdog))}; : > "$jobdir/status/timeout"; kill -KILL 0 ) '
+            "</dev/null >/dev/null 2>&1 &",
             "watchdog=$!",
         ]
     parallel = str(int(workers)) if workers else '"$(nproc 2>/dev/null || echo 1)"'
+    run_one = 'exec "$0" "$1/runner.py" "$1" "$2" >"$1/logs/$2.out" 2>"$1/logs/$2.err"'
     lines += [
-        f"seq 0 {job.n_elements - 1} | xargs -n 1 -P {parallel} sh -c "
-        + shlex.quote('exec "$0" runner.py "$PWD" "$1" >"logs/$1.out" 2>"logs/$1.err"')
-        + f" {shlex.quote(python)}",
+        f'seq 0 {job.n_elements - 1} | xargs -n 1 -P {parallel} sh -c {shlex.quote(run_one)} {shlex.quote(python)} "$jobdir"',
         "code=$?",
     ]
     if watchdog:
         lines.append('kill "$watchdog" 2>/dev/null')
-    lines.append('printf "%s\\n" "$code" > status/exit.tmp && mv status/exit.tmp status/exit')
+    lines.append(
+        'printf "%s\\n" "$code" > "$jobdir/status/exit.tmp" && mv "$jobdir/status/exit.tmp" "$jobdir/status/exit"'
+    )
     return "\n".join(lines) + "\n"
 
 
