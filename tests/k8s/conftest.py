@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from clustrix.job import Job, package
 from k8s_emulator import CONTEXT, Emulator
 from k8s_emulator.fixtures import k8s_emulator  # noqa: F401  (the fixture itself)
 
@@ -21,6 +24,29 @@ def k8s_options(k8s_emulator: Emulator) -> dict[str, Any]:  # noqa: F811
         "poll_interval": 0.1,
         "max_poll_interval": 0.5,
     }
+
+
+@pytest.fixture
+def make_job(tmp_path: Path) -> Callable[..., Job]:
+    """Package a job of ``n_calls`` calls with these settings, as submit would (nothing is sent)."""
+
+    def make(n_calls: int = 1, function_name: str = "simulate", **settings: Any) -> Job:
+        def simulate(x: int) -> int:
+            return x
+
+        simulate.__qualname__ = function_name
+        job, _ = package(
+            simulate,
+            [((i,), {}) for i in range(n_calls)],
+            backend="k8s",
+            settings={"cores": 1, **settings},
+            home=tmp_path,
+            remote_work_dir=str(tmp_path),
+            tasks_per_element=1,
+        )
+        return job
+
+    return make
 
 
 def pytest_configure(config: pytest.Config) -> None:

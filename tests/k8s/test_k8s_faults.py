@@ -21,14 +21,19 @@ def job_name(future: Any) -> str:
     return future.native_id.split("/", 1)[1]
 
 
-def test_pod_over_its_memory_limit_raises_job_out_of_memory(k8s_options: dict[str, Any]) -> None:
+def test_pod_over_its_memory_limit_raises_job_out_of_memory(
+    k8s_options: dict[str, Any], k8s_emulator: Emulator
+) -> None:
     @cluster(**k8s_options, memory="100Mi")
     def hog() -> int:
         block = b"x" * (400 * 2**20)
         return len(block)
 
+    future = hog.submit()
     with pytest.raises(JobOutOfMemory, match="OOMKilled"):
-        hog.submit().result(timeout=TIMEOUT)
+        future.result(timeout=TIMEOUT)
+    assert k8s_emulator.job(job_name(future)) is not None, "a failed Job stays for its pod logs until its TTL"
+    assert k8s_emulator.store.list("secrets", "default") == [], "its payload Secret goes once the job ended"
 
 
 def test_pod_past_its_time_limit_raises_job_timeout(k8s_options: dict[str, Any]) -> None:

@@ -8,26 +8,8 @@ from typing import Any
 
 import pytest
 
-from clustrix.job import Job, package
 from clustrix_k8s import manifest as m
 from clustrix_k8s.results import NoResult, extract
-
-
-def make_job(tmp_path: Path, n_calls: int = 1, function_name: str = "simulate", **settings: Any) -> Job:
-    def simulate(x: int) -> int:
-        return x
-
-    simulate.__qualname__ = function_name
-    job, _ = package(
-        simulate,
-        [((i,), {}) for i in range(n_calls)],
-        backend="k8s",
-        settings={"cores": 1, **settings},
-        home=tmp_path,
-        remote_work_dir=str(tmp_path),
-        tasks_per_element=1,
-    )
-    return job
 
 
 def container(manifest: dict[str, Any]) -> dict[str, Any]:
@@ -47,14 +29,14 @@ def container(manifest: dict[str, Any]) -> dict[str, Any]:
         ("1.0001MB", "1000100"),
     ],
 )
-def test_memory_becomes_an_exact_kubernetes_quantity(tmp_path: Path, memory: Any, quantity: str) -> None:
-    res = container(m.job_manifest(make_job(tmp_path, memory=memory), "name"))["resources"]
+def test_memory_becomes_an_exact_kubernetes_quantity(make_job: Any, memory: Any, quantity: str) -> None:
+    res = container(m.job_manifest(make_job(memory=memory), "name"))["resources"]
     assert res["requests"]["memory"] == quantity
     assert res["limits"]["memory"] == quantity, "without memory_limit the limit is the request"
 
 
-def test_cores_limits_and_gpus_map_to_requests_and_limits(tmp_path: Path) -> None:
-    job = make_job(tmp_path, cores=4, cpu_limit="4500m", memory="1GB", memory_limit="2GB", gpus=2)
+def test_cores_limits_and_gpus_map_to_requests_and_limits(make_job: Any) -> None:
+    job = make_job(cores=4, cpu_limit="4500m", memory="1GB", memory_limit="2GB", gpus=2)
     res = container(m.job_manifest(job, "name"))["resources"]
     assert res == {
         "requests": {"cpu": "4", "memory": "1G"},
@@ -62,23 +44,22 @@ def test_cores_limits_and_gpus_map_to_requests_and_limits(tmp_path: Path) -> Non
     }
 
 
-def test_map_is_one_indexed_job_with_parallelism_from_max_concurrent(tmp_path: Path) -> None:
-    spec = m.job_manifest(make_job(tmp_path, n_calls=10, max_concurrent=3), "name")["spec"]
+def test_map_is_one_indexed_job_with_parallelism_from_max_concurrent(make_job: Any) -> None:
+    spec = m.job_manifest(make_job(n_calls=10, max_concurrent=3), "name")["spec"]
     assert (spec["completionMode"], spec["completions"], spec["parallelism"]) == ("Indexed", 10, 3)
 
 
-def test_defaults_do_not_retry_and_time_becomes_the_pod_deadline(tmp_path: Path) -> None:
-    spec = m.job_manifest(make_job(tmp_path, time="01:30:00", k8s_ttl_seconds=600), "name")["spec"]
+def test_defaults_do_not_retry_and_time_becomes_the_pod_deadline(make_job: Any) -> None:
+    spec = m.job_manifest(make_job(time="01:30:00", k8s_ttl_seconds=600), "name")["spec"]
     assert spec["backoffLimit"] == 0
     assert spec["ttlSecondsAfterFinished"] == 600
     assert spec["template"]["spec"]["activeDeadlineSeconds"] == 5400
     assert spec["template"]["spec"]["restartPolicy"] == "Never"
 
 
-def test_placement_settings_reach_the_pod_spec(tmp_path: Path) -> None:
+def test_placement_settings_reach_the_pod_spec(make_job: Any) -> None:
     toleration = {"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}
     job = make_job(
-        tmp_path,
         k8s_service_account="runner",
         k8s_node_selector={"pool": "batch"},
         k8s_tolerations=[toleration],
@@ -96,9 +77,9 @@ def test_placement_settings_reach_the_pod_spec(tmp_path: Path) -> None:
     assert manifest["spec"]["template"]["metadata"]["labels"][m.JOB_ID_LABEL] == job.job_id
 
 
-def test_long_function_names_give_valid_names_and_labels(tmp_path: Path) -> None:
+def test_long_function_names_give_valid_names_and_labels(make_job: Any) -> None:
     name = "Outer.<locals>." + "a_really_long_Function_Name_" * 8
-    job = make_job(tmp_path, function_name=name)
+    job = make_job(function_name=name)
     job_name = m.job_name(job)
     assert len(job_name) <= m.MAX_JOB_NAME and job.job_id in job_name
     assert job_name == job_name.lower() and job_name[0].isalnum() and job_name[-1].isalnum()
@@ -107,8 +88,8 @@ def test_long_function_names_give_valid_names_and_labels(tmp_path: Path) -> None
     assert m.job_manifest(job, job_name)["metadata"]["annotations"][m.FUNCTION_ANNOTATION] == name
 
 
-def test_payload_is_mounted_not_passed_in_the_container_args(tmp_path: Path) -> None:
-    job = make_job(tmp_path)
+def test_payload_is_mounted_not_passed_in_the_container_args(make_job: Any, tmp_path: Path) -> None:
+    job = make_job()
     files = m.payload(job, tmp_path / "blobs")
     manifest = json.dumps(m.job_manifest(job, "name"))
     blobs = [k for k in files if len(k) == 64]
@@ -118,7 +99,7 @@ def test_payload_is_mounted_not_passed_in_the_container_args(tmp_path: Path) -> 
     assert {"name": "payload", "secret": {"secretName": "name", "defaultMode": 0o444}} in volumes
 
 
-def test_result_in_a_log_is_read_between_its_markers(tmp_path: Path) -> None:
+def test_result_in_a_log_is_read_between_its_markers(make_job: Any) -> None:
     import base64
     import hashlib
 

@@ -148,7 +148,11 @@ def test_success_removes_job_and_secret_unless_keep_files(k8s_options: dict[str,
     assert (removed.result(timeout=TIMEOUT), kept.result(timeout=TIMEOUT)) == (1, 2)
     gone = eventually(lambda: k8s_emulator.job(job_name(removed)) is None)
     assert gone and job_name(removed) not in secrets(k8s_emulator)
-    assert k8s_emulator.job(job_name(kept)) is not None and job_name(kept) in secrets(k8s_emulator)
+    job = k8s_emulator.job(job_name(kept))
+    assert job is not None and job_name(kept) in secrets(k8s_emulator)
+    (secret,) = [s for s in k8s_emulator.store.list("secrets", "default") if s["metadata"]["name"] == job_name(kept)]
+    owners = secret["metadata"].get("ownerReferences") or []
+    assert [o["uid"] for o in owners] == [job["metadata"]["uid"]], "the Job owns its Secret (deleted with it)"
 
 
 def test_result_of_several_megabytes_comes_back_intact(k8s_options: dict[str, Any]) -> None:
