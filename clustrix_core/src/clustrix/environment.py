@@ -49,10 +49,12 @@ exec 9>"$dir.lock"
 if command -v flock >/dev/null 2>&1; then flock 9; fi
 if [ ! -e "$dir/.clustrix-ready" ]; then
   rm -rf -- "$dir"
-  "$py" -m venv "$dir"
-  cat > "$dir/clustrix-requirements.txt"
-  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
-    -r "$dir/clustrix-requirements.txt"
+  if ! { "$py" -m venv "$dir" && cat > "$dir/clustrix-requirements.txt" &&
+      "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
+        -r "$dir/clustrix-requirements.txt"; }; then
+    rm -rf -- "$dir"
+    exit 1
+  fi
   : > "$dir/.clustrix-ready"
 fi
 """
