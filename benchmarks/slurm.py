@@ -1,0 +1,102 @@
+"""SLURM backend vs the floor and vs submitit, side by side in one run on the same Slurm.
+
+    python benchmarks/slurm.py [--repeat 5] [--calls 500] [--submitit-calls 500]    (or: nox -s bench)
+
+(a) one trivial call, end to end: the floor is `sbatch --parsable` of a trivial script
+then `squeue -j ID` every 50 ms until the job is gone; submitit is
+``executor.submit(f, x).result()``; Clustrix is ``f(x)`` with ``@cluster(cluster_type="slurm")``.
+Median of ``--repeat`` runs, interleaved so that a busy moment hits all three alike.
+(b) many tiny calls: ``f.map(range(N))`` vs submitit's ``map_array``, in calls per second.
+Clustrix packs several calls per array element (automatic ``tasks_per_job``), submitit
+launches one array element per call, so (b) mostly measures launches per second.
+Needs a running Slurm with accounting (submitit polls sacct); ``pip install submitit``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+MEMORY = "256M"
+
+
+def inc(x: int) -> int:
+    return x + 1
+
+
+def floor_call(workdir: Path) -> None:
+    """The least any tool can do: submit a trivial script, poll squeue every 50 ms until it is gone."""
+    script = workdir / "floor.sh"
+    if not script.exists():
+        script.write_text("#!/bin/bash\ntrue\n")
+    argv = ["sbatch", "--parsable", f"--mem={MEMORY}", "-o", "/dev/null", "-e", "/dev/null", str(script)]
+    job_id = subprocess.run(argv, check=True, capture_output=True, text=True).stdout.strip().split(";")[0]
+    while subprocess.run(["squeue", "-h", "-j", job_id, "-o", "%i"], capture_output=True, text=True).stdout.strip():
+        time.sleep(0.05)
+
+
+def timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeat", type=int, default=5, help="runs of (a), median reported")
+    parser.add_argument("--calls", type=int, default=500, help="tiny calls in (b)")
+    parser.add_argument("--submitit-calls", type=int, default=None, help="calls for submitit in (b) (default: --calls)")
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="clustrix-bench-slurm-"))
+    workdir.chmod(0o755)
+    os.environ.setdefault("CLUSTRIX_HOME", str(workdir / "home"))
+
+    import submitit
+
+    from clustrix import cluster
+
+    slurm_inc = cluster(inc, cluster_type="slurm", memory=MEMORY)
+    executor = submitit.AutoExecutor(folder=workdir / "submitit", cluster="slurm")
+    executor.update_parameters(timeout_min=10, slurm_mem=MEMORY, cpus_per_task=1, slurm_array_parallelism=1000)
+
+    assert slurm_inc(1) == 2 and executor.submit(inc, 1).result() == 2  # warm up both (imports, plugin load)
+    floor_call(workdir)
+
+    runs: dict[str, list[float]] = {"floor (sbatch + squeue every 50 ms)": [], "clustrix f(x)": [], "submitit": []}
+    for _ in range(args.repeat):
+        runs["floor (sbatch + squeue every 50 ms)"].append(timed(lambda: floor_call(workdir)))
+        runs["clustrix f(x)"].append(timed(lambda: slurm_inc(1)))
+        runs["submitit"].append(timed(lambda: executor.submit(inc, 1).result()))
+    median = {name: statistics.median(times) for name, times in runs.items()}
+    ours = median["clustrix f(x)"]
+    print(f"(a) one trivial call, median of {args.repeat} (ratio = time / clustrix time)")
+    for name, value in median.items():
+        print(f"    {name:40s} {value:6.2f} s   ratio {value / ours:5.2f}")
+    print(f"    clustrix / floor = {ours / median['floor (sbatch + squeue every 50 ms)']:.2f} (target <= 1.3)")
+
+    n, m = args.calls, args.submitit_calls or args.calls
+    start = time.perf_counter()
+    futures = slurm_inc.map(range(n))
+    assert [f.result() for f in futures] == [x + 1 for x in range(n)]
+    clustrix_rate = n / (time.perf_counter() - start)
+    elements = futures[0].job.n_elements
+    start = time.perf_counter()
+    jobs = executor.map_array(inc, range(m))
+    assert [j.result() for j in jobs] == [x + 1 for x in range(m)]
+    submitit_rate = m / (time.perf_counter() - start)
+    print("(b) tiny calls through one array (tasks/s; ratio = clustrix rate / peer rate)")
+    print(f"    clustrix .map({n}) as {elements} elements   {clustrix_rate:7.1f} tasks/s")
+    print(
+        f"    submitit map_array({m})                {submitit_rate:7.1f} tasks/s   ratio {clustrix_rate / submitit_rate:5.1f}"
+    )
+    print("    target: ratio >= 5")
+
+
+if __name__ == "__main__":
+    main()
