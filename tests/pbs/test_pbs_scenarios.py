@@ -6,12 +6,12 @@ import subprocess
 from typing import Any
 
 import pytest
-from conftest import WRAPPERS
 
 from clustrix import cluster
 from clustrix.errors import JobCancelled, JobFailed
 from clustrix.job import State
 from clustrix.testing import wait_for_state
+from infrastructure import PBS_BIN
 
 TIMEOUT = 120
 
@@ -27,7 +27,7 @@ def test_job_killed_by_qdel_raises_job_cancelled_with_stderr_tail(local_pbs: dic
 
     future = chatty.submit()
     wait_for_state(future, lambda s: s == State.RUNNING, TIMEOUT)
-    subprocess.run([WRAPPERS["qdel"], future.native_id], check=True, capture_output=True)  # not through clustrix
+    subprocess.run([str(PBS_BIN / "qdel"), future.native_id], check=True, capture_output=True)  # not through clustrix
     with pytest.raises(JobCancelled) as info:
         future.result(timeout=TIMEOUT)
     assert "about to wait" in info.value.stderr_tail
