@@ -100,11 +100,13 @@ def test_jobs_and_watcher_share_one_connection(ssh_options: dict[str, Any]) -> N
     def double(x: int) -> int:
         return 2 * x
 
+    transport = SSHTransport.for_settings(ssh_options)
+    transport.connection()
+    connects = transport.connects
     futures = [double.submit(i) for i in range(4)] + double.map(range(3))
     assert [f.result(timeout=120) for f in futures] == [0, 2, 4, 6, 0, 2, 4]
-    transports = {id(f.target.transport) for f in futures}
-    assert len(transports) == 1
-    assert futures[0].target.transport.connects == 1
+    assert {id(f.target.transport) for f in futures} == {id(transport)}
+    assert transport.connects == connects, "jobs and the watcher must reuse the open connection"
 
 
 def test_remote_job_dirs_are_private(ssh_options: dict[str, Any]) -> None:
