@@ -21,9 +21,6 @@ from .plugins import manager
 from .store import Store, open_store
 from .transport import LocalTransport, Transport
 
-#: settings that identify where a job runs (the rest describe the job itself)
-WHERE_KEYS = ("cluster_type", "cluster_host", "username", "port", "remote_work_dir")
-
 
 def clustrix_home(settings: Mapping[str, Any] | None = None) -> Path:
     """Local directory of the job store and job dirs: setting ``home``, CLUSTRIX_HOME, platformdirs."""
@@ -93,7 +90,11 @@ class Target:
 
 
 def target_key(settings: Mapping[str, Any]) -> str:
-    return json.dumps({k: settings.get(k) for k in WHERE_KEYS}, sort_keys=True)
+    """Identity of a target: every setting of group "target" (core's and plugins'), e.g.
+    host, user, work dir, command paths; resources and behaviour do not split targets."""
+    table = manager().settings()
+    keys = sorted(k for k, s in table.items() if s.group == "target" and k != "profile")
+    return json.dumps({k: settings.get(k) for k in keys}, sort_keys=True, default=str)
 
 
 _targets: dict[tuple[str, str], Target] = {}
