@@ -96,7 +96,7 @@ def probe(transport: Transport, command: str) -> Interpreter:
             f"{(done.stderr or done.stdout).strip()[-500:]}); install Python "
             f"{sys.version_info[0]}.{sys.version_info[1]} there or set python= to its path"
         ) from None
-    found = Interpreter(command, info["executable"], tuple(info["version"]), info["cloudpickle"])  # type: ignore[arg-type]
+    found = Interpreter(command, info["executable"], tuple(info["version"]), info["cloudpickle"])
     _probes[key] = found
     return found
 

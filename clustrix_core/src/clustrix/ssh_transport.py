@@ -85,7 +85,7 @@ def resolve_endpoint(settings: Mapping[str, Any]) -> Endpoint:
     return Endpoint(
         host=host,
         hostname=found.get("hostname", host),
-        port=int(settings.get("port") or found.get("port", 22)),
+        port=int(settings.get("port") or found.get("port") or 22),
         username=settings.get("username") or found.get("user") or getpass.getuser(),
         key_files=tuple(os.path.expanduser(k) for k in keys),
         known_hosts=os.path.expanduser(settings.get("known_hosts") or "~/.ssh/known_hosts"),
@@ -197,7 +197,7 @@ class SSHTransport(Transport):
                 e.hostname,
                 port=e.port,
                 username=e.username,
-                key_filename=list(e.key_files) or None,
+                key_filename=list(e.key_files) or None,  # type: ignore[arg-type]  # accepts a list
                 look_for_keys=not e.key_files,
                 allow_agent=True,
                 timeout=15,
@@ -349,7 +349,8 @@ class SSHTransport(Transport):
         for attempt in (1, 2):
             transport = self.connection()
             with self._sftp_lock:
-                if self._sftp is None or self._sftp.get_channel() is None or self._sftp.get_channel().closed:
+                channel = self._sftp.get_channel() if self._sftp is not None else None
+                if channel is None or channel.closed:
                     self._sftp = paramiko.SFTPClient.from_transport(transport)
                 sftp = self._sftp
             try:
