@@ -10,9 +10,11 @@ remote files are cleaned up once every call succeeded.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
+from concurrent.futures import InvalidStateError
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -54,19 +56,21 @@ class Watcher:
         self._wake.set()
 
     def cancel(self, future: ClusterFuture) -> bool:
-        """Cancel a future; cancel its job once every call of it is cancelled."""
+        """Cancel a future, then its job once every call of it is cancelled.
+
+        The future is cancelled first, so a poll settling the job meanwhile cannot make
+        ``cancel()`` report failure after the job was already killed.
+        """
         with self._lock:
             watched = self._watched.get(future.job.job_id)
-            if watched is None:
+            if watched is None or not future._cancel_locally():
                 return False
             watched.cancel_requested.add(future.index)
             whole_job = len(watched.cancel_requested) == len(watched.futures)
+        self.target.store.set_states({future.job_id: State.CANCELLED})
         if whole_job:
             self.target.hooks.clustrix_cancel(jobs=[future.job], target=self.target)
-        cancelled = future._cancel_locally()
-        if cancelled:
-            self.target.store.set_states({future.job_id: State.CANCELLED})
-        return cancelled
+        return True
 
     def _interval(self) -> float:
         settings = self.target.settings
@@ -98,6 +102,7 @@ class Watcher:
         call_states: dict[str, State] = {}
         job_states: dict[str, State] = {}
         outcomes: list[tuple[ClusterFuture | None, bool, Any]] = []  # set after the store knows
+        finished: list[Watched] = []
         for w in watched:
             status = statuses.get(w.job.job_id)
             if status is None:
@@ -116,15 +121,18 @@ class Watcher:
                 bad = [x for x in (*status.elements.values(), status.state) if x.terminal and x != State.COMPLETED]
                 failed = bad[0] if bad else State.FAILED
                 job_states[w.job.job_id] = State.COMPLETED if w.ok else failed
-                self._finish(w)
+                finished.append(w)
             else:
                 job_states[w.job.job_id] = State.RUNNING
         # the store first, then the futures: a caller that exits once it has its results
         # must not leave the job recorded as still running
         self.target.store.set_states(call_states, job_states)
         for future, ok, value in outcomes:
-            if future is not None and not future.done():
-                (future.set_result if ok else future.set_exception)(value)
+            if future is not None:
+                with contextlib.suppress(InvalidStateError):  # cancelled meanwhile
+                    (future.set_result if ok else future.set_exception)(value)
+        for w in finished:  # clean up after the results are out: it costs a round trip
+            self._finish(w)
 
     def _settle(
         self,
