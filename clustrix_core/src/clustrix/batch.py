@@ -171,7 +171,7 @@ class BatchScheduler:
             f"cd {jobdir}",
             f"CLUSTRIX_ELEMENT={element}",
             "export CLUSTRIX_ELEMENT CLUSTRIX_JOB_ID=" + shlex.quote(job.job_id),
-            f'exec {shlex.quote(target.python)} {jobdir}/runner.py {jobdir} "$CLUSTRIX_ELEMENT" '
+            f'exec {shlex.quote(target.python_for(settings))} {jobdir}/runner.py {jobdir} "$CLUSTRIX_ELEMENT" '
             '>>"logs/$CLUSTRIX_ELEMENT.out" 2>>"logs/$CLUSTRIX_ELEMENT.err"',
         ]
         return "\n".join(lines) + "\n"

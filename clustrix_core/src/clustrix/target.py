@@ -64,15 +64,19 @@ class Target:
             return str(self.home)
         return f"{self.transport.home()}/.clustrix"
 
-    @cached_property
+    @property
     def python(self) -> str:
-        """Interpreter on the execution host; on a remote host the environment step finds or builds it."""
-        configured = self.settings.get("python")
+        return self.python_for(self.settings)
+
+    def python_for(self, settings: Mapping[str, Any]) -> str:
+        """Interpreter for jobs with these settings (their own ``python``/``requirements``);
+        on a remote host the environment step finds or builds it (cached per requirements)."""
+        configured = settings.get("python")
         if self.is_local:
             return str(configured) if configured else sys.executable
         from .environment import python_for
 
-        return python_for(self)
+        return python_for(self, settings)
 
     @cached_property
     def store(self) -> Store:
