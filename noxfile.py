@@ -25,13 +25,15 @@ def install_all(session: nox.Session) -> None:
     session.install(*paths, "./tests/example_backend")
 
 
-def bring_up_infrastructure(session: nox.Session, components: str = "all") -> None:
-    if os.geteuid() == 0:
-        session.run("bash", "tests/infra/up.sh", *components.split(), external=True)
-    else:
+def bring_up_infrastructure(session: nox.Session, *components: str, env: dict[str, str] | None = None) -> bool:
+    """Start sshd/Slurm/Torque wrappers/SGE on loopback (root only); False when not root."""
+    if os.geteuid() != 0:
         session.warn(
             "not root: real schedulers are not started; integration tests will skip (see tests/infra/README.md)"
         )
+        return False
+    session.run("bash", "tests/infra/up.sh", *(components or ("all",)), external=True, env=env)
+    return True
 
 
 @nox.session
@@ -42,10 +44,18 @@ def demo(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
+    """Every test with Slurm accounting on, then the Slurm tests again with accounting off."""
     install_all(session)
     session.install("pytest>=8", "kubernetes")
-    bring_up_infrastructure(session)
-    session.run("python", "-m", "pytest", "tests", *session.posargs)
+    if not bring_up_infrastructure(session, env={"WITH_SLURMDBD": "1"}):
+        session.run("python", "-m", "pytest", "tests", *session.posargs)
+        return
+    session.run("python", "-m", "pytest", "tests", *session.posargs, env={"CLUSTRIX_SLURM_ACCOUNTING": "on"})
+    bring_up_infrastructure(session, "slurm", env={"WITH_SLURMDBD": "0"})
+    try:
+        session.run("python", "-m", "pytest", "tests/slurm", *session.posargs, env={"CLUSTRIX_SLURM_ACCOUNTING": "off"})
+    finally:
+        bring_up_infrastructure(session, "slurm", env={"WITH_SLURMDBD": "1"})
 
 
 @nox.session
