@@ -124,10 +124,13 @@ class K8sBackend:
     def clustrix_status(self, jobs: Sequence[Job], target: Target) -> dict[str, JobStatus]:
         """Two list calls per namespace (Jobs, pods), by the managed-by label, for all jobs."""
         groups: dict[Cluster, list[tuple[Job, str]]] = defaultdict(list)
+        answer: dict[str, JobStatus] = {}
         for job in jobs:
+            if job.job_id in self._cancelled:  # deleted by clustrix_cancel: no need to ask
+                answer[job.job_id] = job_status(job, None, [], cancelled=True)
+                continue
             cluster, name = self.place(job)
             groups[cluster].append((job, name))
-        answer: dict[str, JobStatus] = {}
         for cluster, members in groups.items():
             api = clients(cluster)
             kw: dict[str, Any] = {"label_selector": m.SELECTOR, "_preload_content": False}
@@ -229,10 +232,11 @@ class K8sBackend:
         for job in jobs:
             cluster, _ = self.place(job)
             groups[cluster].append(job)
-            with self._lock:
-                self._cancelled.remember(job.job_id, True)
         for cluster, members in groups.items():
             self._delete(clients(cluster), cluster.namespace, members)
+            with self._lock:
+                for job in members:
+                    self._cancelled.remember(job.job_id, True)
         return True
 
     @hookimpl
