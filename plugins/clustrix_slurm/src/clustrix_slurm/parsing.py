@@ -119,6 +119,7 @@ def parse_scontrol_jobs(text: str, wanted: Iterable[str] | None = None) -> TaskS
             continue
         state = state_of(fields["JobState"])
         array_id, task = fields.get("ArrayJobId"), fields.get("ArrayTaskId")
+        keys: list[tuple[str, int | None]]
         if array_id and task:
             keys = [(array_id, t) for t in _task_range(task)] if task[0].isdigit() else []
         else:
