@@ -14,6 +14,7 @@ from docutils import nodes
 from docutils.statemachine import StringList
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
+from sphinx.util.nodes import nested_parse_with_titles
 
 
 def _type_name(setting: Any) -> str:
@@ -52,7 +53,7 @@ def settings_by_plugin() -> list[tuple[str, str, list[Any]]]:
             continue
         info = pm.info.get(name)
         groups.append((name, info.distribution if info else "?", own))
-    return groups
+    return groups[:1] + sorted(groups[1:])
 
 
 class SettingsDirective(SphinxDirective):
@@ -81,9 +82,8 @@ class SettingsDirective(SphinxDirective):
         return self.parse(lines)
 
     def parse(self, lines: list[str]) -> list[nodes.Node]:
-        container = nodes.section() if False else nodes.container()
-        self.state.nested_parse(StringList(lines, source="clustrix-settings"), self.content_offset, container,
-                                match_titles=True)
+        container = nodes.section()
+        nested_parse_with_titles(self.state, StringList(lines, source="clustrix-settings"), container)
         return container.children
 
 

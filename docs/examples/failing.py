@@ -5,7 +5,7 @@ from clustrix import cluster
 
 @cluster(memory="256MB", time="00:05:00")
 def parse_reading(line: str) -> float:
-    name, value = line.split("=")
+    _, value = line.split("=")
     return float(value)
 
 

@@ -26,9 +26,9 @@ def validation_loss(learning_rate: float, l2: float, epochs: int = 200) -> float
 
 if __name__ == "__main__":
     grid = list(itertools.product([0.01, 0.1, 0.5], [0.0, 0.01, 0.1]))
-    rates, penalties = zip(*grid)
+    rates, penalties = zip(*grid, strict=True)
     futures = validation_loss.map(rates, penalties, max_concurrent=4)  # at most 4 run at once
-    losses = {params: f.result(timeout=600) for params, f in zip(grid, futures)}
+    losses = {params: f.result(timeout=600) for params, f in zip(grid, futures, strict=True)}
 
     for (rate, l2), loss in sorted(losses.items(), key=lambda item: item[1])[:3]:
         print(f"learning_rate={rate:<5} l2={l2:<5} validation MSE {loss:.4f}")

@@ -14,12 +14,13 @@ import os
 import re
 import subprocess
 import sys
-import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
+import tomllib
+
 from infrastructure import PBS_BIN, SSH_DIR, SSH_PORT, SSH_USER, require
 from k8s_emulator import CONTEXT
 from k8s_emulator.fixtures import k8s_emulator  # noqa: F401  (the fixture)
@@ -134,7 +135,9 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, Path]:
 def run_example() -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run ``python docs/examples/FILE`` (or any argv) in ``cwd`` as a reader would; fail with its stderr."""
 
-    def run(argv: list[str] | str, cwd: Path, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def run(
+        argv: list[str] | str, cwd: Path, timeout: float = 300, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         if isinstance(argv, str):
             argv = [sys.executable, str(EXAMPLES / argv)]
         done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=dict(os.environ))

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 from conftest import SSH_KEYS, check_golden
-from infrastructure import PBS_BIN, require
-from k8s_emulator import CONTEXT, Emulator
 
 from clustrix import cluster
+from infrastructure import PBS_BIN, require
+from k8s_emulator import CONTEXT, Emulator
 
 TIMEOUT = 180
 
@@ -122,4 +122,3 @@ def test_k8s_unpullable_image_is_rejected(k8s_emulator: Emulator) -> None:
 def _fingerprint_free(text: str) -> str:
     """The loopback host key's fingerprint changes with every fresh test setup."""
     return re.sub(r"SHA256:[A-Za-z0-9+/]{43}", "SHA256:qSArAwmE8NZvr6MczN2vT455+Cw7WSN0t+GB5EG7RL8", text)
-
