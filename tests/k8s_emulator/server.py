@@ -69,6 +69,7 @@ class Handler(BaseHTTPRequestHandler):
         headers: list[tuple[str, str]] = (),
     ) -> None:
         data = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
+        self._record()  # before the client can see the answer, so counts are exact when it returns
         self.send_response(code)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))
@@ -76,6 +77,11 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.end_headers()
         self.wfile.write(data)
+
+    def _record(self) -> None:
+        rec, self._pending = getattr(self, "_pending", None), None
+        if rec is not None:
+            self.server.emulator.record(rec)
 
     def _read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
@@ -94,6 +100,7 @@ class Handler(BaseHTTPRequestHandler):
             path=url.path,
             query=query,
         )
+        self._pending = rec
         try:
             if emu.token is not None and self.headers.get("Authorization") != f"Bearer {emu.token}":
                 raise ApiError(401, "Unauthorized", "Unauthorized")
@@ -107,7 +114,7 @@ class Handler(BaseHTTPRequestHandler):
             rec.status = 500
             self._send(500, ApiError(500, "InternalError", f"emulator error: {exc!r}").status())
         finally:
-            emu.record(rec)
+            self._record()
 
     def _route(
         self,
