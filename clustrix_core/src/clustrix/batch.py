@@ -13,6 +13,7 @@ to ``max_array_size`` elements. ``job.native_id`` is the chunks' ids joined by c
 
 from __future__ import annotations
 
+import logging
 import re
 import shlex
 import threading
@@ -31,6 +32,7 @@ from .transport import Completed
 #: (chunk's native id, task id or None for a plain job) -> state
 TaskStates = dict[tuple[str, int | None], State]
 
+log = logging.getLogger("clustrix.batch")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -267,9 +269,13 @@ class BatchScheduler:
 
     @hookimpl
     def clustrix_cancel(self, jobs: Sequence[Job], target: Target) -> bool:
+        """One cancel command for all; a scheduler that no longer knows a job (it ended
+        meanwhile) is not an error: the next status poll reports the job's final state."""
         ids = [nid for job in jobs for nid in (job.native_id or "").split(",") if nid]
         if ids:
-            self.run(target, self.cancel_argv(ids, target)).check()
+            done = self.run(target, self.cancel_argv(ids, target))
+            if done.returncode != 0:
+                log.warning("cancel of %s: %s", ", ".join(ids), (done.stderr or done.stdout).strip())
         return True
 
     @hookimpl
