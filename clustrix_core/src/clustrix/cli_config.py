@@ -19,7 +19,7 @@ from .errors import ConfigError
 from .job import package
 from .lifecycle import tasks_per_element
 from .plugins import manager
-from .target import Target, clustrix_home, is_local_host
+from .target import Target, clustrix_home
 
 profile_option = click.option("--profile", "-p", help="Apply this named profile ([profiles.NAME] in a config file).")
 
@@ -227,9 +227,7 @@ def render(function_ref: str, profile: str | None, sets: tuple[str, ...], calls:
         overrides["profile"] = profile
     overrides.update(parse_sets(sets))
     settings = dict(resolved(overrides).values)
-    target = Target(settings)  # BackendNotInstalled here names the package to install
-    if not is_local_host(settings.get("cluster_host")) and not settings.get("remote_work_dir"):
-        target.__dict__["remote_work_dir"] = "$HOME/.clustrix"  # never connect just to look the home up
+    target = Target(settings, dry_run=True)  # BackendNotInstalled here names the package to install
     with tempfile.TemporaryDirectory(prefix="clustrix-render-") as tmp:
         job, _ = package(  # packaged in a throw-away home; the script shows where it would really run
             func,

@@ -15,13 +15,13 @@ import difflib
 import json
 import os
 import threading
+import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import platformdirs
-import tomllib
 
 from .errors import ConfigError
 from .quantities import parse_memory, parse_time

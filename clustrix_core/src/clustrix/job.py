@@ -37,7 +37,7 @@ from . import runner
 from .errors import PicklingError
 
 
-class State(str, enum.Enum):
+class State(enum.StrEnum):
     """Where a job or one of its elements is; the terminal ones end a future."""
 
     SUBMITTING = "SUBMITTING"

@@ -48,8 +48,5 @@ def exception_of(entry: tuple[Any, ...], call_id: str) -> BaseException:
         exc = RemoteError(type_name, message)
     if tb:
         note = f"Remote traceback (clustrix job {call_id}):\n{tb.rstrip()}"
-        if hasattr(exc, "add_note"):
-            exc.add_note(note)
-        else:  # Python 3.10
-            exc.__notes__ = [*getattr(exc, "__notes__", []), note]
+        exc.add_note(note)
     return exc

@@ -36,6 +36,7 @@ log = logging.getLogger("clustrix.ssh")
 
 #: waits before each connection attempt when (re)connecting: about half a minute in all
 RECONNECT_DELAYS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0)
+SFTP_TIMEOUT = 300.0  # seconds without any answer from the SFTP server
 CHUNK = 1 << 20
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: network errors worth a reconnect (authentication and host-key errors are not)
@@ -345,20 +346,28 @@ class SSHTransport(Transport):
     # --- files -----------------------------------------------------------------------
 
     def _sftp_call(self, op: Any) -> Any:
-        """Run ``op(sftp)``; on a dropped connection reconnect and run it once more (ops are idempotent)."""
+        """Run ``op(sftp)``; on a dropped connection reconnect and run it once more (ops are idempotent).
+
+        One operation at a time: paramiko's SFTPClient is not safe for concurrent requests
+        from several threads (a response can be read by the wrong thread, leaving the other
+        waiting forever), and jobs and the watcher share this connection. A stalled server
+        raises after SFTP_TIMEOUT instead of hanging.
+        """
         for attempt in (1, 2):
             transport = self.connection()
             with self._sftp_lock:
                 channel = self._sftp.get_channel() if self._sftp is not None else None
                 if channel is None or channel.closed:
-                    self._sftp = paramiko.SFTPClient.from_transport(transport)
-                sftp = self._sftp
-            try:
-                return op(sftp)
-            except NETWORK_ERRORS as exc:
-                if transport.is_active() or attempt == 2:
-                    raise
-                log.info("connection to %s dropped during a transfer (%s); reconnecting", self.where, exc)
+                    self._sftp = sftp = paramiko.SFTPClient.from_transport(transport)
+                    if sftp is None or (sftp_channel := sftp.get_channel()) is None:
+                        raise TransportError(f"{self.where} refused an SFTP session")
+                    sftp_channel.settimeout(SFTP_TIMEOUT)
+                try:
+                    return op(self._sftp)
+                except NETWORK_ERRORS as exc:
+                    if transport.is_active() or attempt == 2:
+                        raise
+                    log.info("connection to %s dropped during a transfer (%s); reconnecting", self.where, exc)
         raise AssertionError("unreachable")
 
     def put(self, local: Path, remote: str, mode: int = 0o600) -> None:

@@ -33,8 +33,11 @@ def is_local_host(host: str | None) -> bool:
 
 
 class Target:
-    def __init__(self, settings: Mapping[str, Any]) -> None:
+    def __init__(self, settings: Mapping[str, Any], *, dry_run: bool = False) -> None:
         self.settings = dict(settings)
+        #: describe jobs without contacting the host (``clustrix render``): no home
+        #: lookup, no interpreter probe, placeholders instead
+        self.dry_run = dry_run
         self.backend: str = settings["cluster_type"]
         self.hooks = manager().hooks(self.backend)
         self.home = clustrix_home(settings)
@@ -51,7 +54,7 @@ class Target:
 
     @property
     def is_local(self) -> bool:
-        return isinstance(self.transport, LocalTransport)
+        return is_local_host(self.settings.get("cluster_host"))
 
     @cached_property
     def remote_work_dir(self) -> str:
@@ -62,6 +65,8 @@ class Target:
             return str(configured)
         if self.is_local:
             return str(self.home)
+        if self.dry_run:
+            return "$HOME/.clustrix"
         return f"{self.transport.home()}/.clustrix"
 
     @property
@@ -74,6 +79,8 @@ class Target:
         configured = settings.get("python")
         if self.is_local:
             return str(configured) if configured else sys.executable
+        if self.dry_run:
+            return str(configured or "python3")
         from .environment import python_for
 
         return python_for(self, settings)

@@ -10,10 +10,12 @@ remote files are cleaned up once every call succeeded.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import threading
 import time
+import weakref
 from concurrent.futures import InvalidStateError
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -45,7 +47,9 @@ class Watcher:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._stopping = False
         self.cycles = 0  # status calls made, for tests and `clustrix doctor`
+        _watchers.add(self)
 
     def watch(self, job: Job, futures: list[ClusterFuture]) -> None:
         with self._lock:
@@ -79,8 +83,18 @@ class Watcher:
             youngest = max((w.job.created for w in self._watched.values()), default=time.time())
         return min(high, max(low, (time.time() - youngest) * 0.1))
 
+    def stop(self, timeout: float) -> None:
+        """Finish the cycle in progress (results, store, clean-up), then stop polling.
+
+        Jobs still running stay in the job store; ``clustrix.attach`` picks them up later.
+        """
+        self._stopping = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
     def _run(self) -> None:
-        while True:
+        while not self._stopping:
             with self._lock:
                 watched = list(self._watched.values())
             if not watched:
@@ -174,3 +188,15 @@ class Watcher:
                 self.target.hooks.clustrix_cleanup(job=w.job, target=self.target)
             except Exception:
                 log.warning("cleanup of job %s failed", w.job.job_id, exc_info=True)
+
+
+_watchers: weakref.WeakSet[Watcher] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all_watchers() -> None:
+    """At interpreter exit, let every watcher finish its cycle before the runtime is torn
+    down: a daemon thread still talking to a client library during finalization can
+    abort the process, and a half-done clean-up would leave remote files behind."""
+    for watcher in list(_watchers):
+        watcher.stop(timeout=30)

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from clustrix.defaults import STDERR_TAIL_BYTES, typed_failure
-from clustrix.environment import python_for
 from clustrix.errors import SubmissionRejected
 from clustrix.hookspecs import hookimpl
 from clustrix.job import Job, JobStatus, State
@@ -34,7 +33,7 @@ def _ended_state(markers: set[str]) -> State:
 class SSHBackend:
     @hookimpl
     def clustrix_render(self, job: Job, target: Target) -> str:
-        return scripts.job_script(job, python_for(target, job.settings), job.settings)
+        return scripts.job_script(job, target.python_for(job.settings), job.settings)
 
     @hookimpl
     def clustrix_submit(self, job: Job, target: Target) -> str:
