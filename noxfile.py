@@ -74,3 +74,13 @@ def bench(session: nox.Session) -> None:
     for name in ("ssh", "slurm"):
         if os.path.exists(f"benchmarks/{name}.py"):
             session.run("python", f"benchmarks/{name}.py")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    install_all(session)
+    session.install("-r", "docs/requirements.txt")
+    session.run("sphinx-build", "-W", "--keep-going", "-n", "-b", "html", "docs", "docs/_build/html")
+    if "build-only" not in session.posargs:
+        bring_up_infrastructure(session, "ssh", "slurm", "torque", "sge")
+        session.run("python", "-m", "pytest", "tests/docs", *session.posargs)
