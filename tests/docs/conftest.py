@@ -14,12 +14,12 @@ import os
 import re
 import subprocess
 import sys
+import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
-import tomllib
 
 from infrastructure import PBS_BIN, SSH_DIR, SSH_PORT, SSH_USER, require
 from k8s_emulator import CONTEXT

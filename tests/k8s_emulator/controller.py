@@ -9,7 +9,7 @@ import time
 import traceback
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from .errors import ApiError
@@ -311,7 +311,7 @@ class JobController(threading.Thread):
 
 
 def _condition(ctype: str, reason: str, message: str) -> dict[str, Any]:
-    ts = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    ts = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {
         "type": ctype,
         "status": "True",

@@ -7,7 +7,7 @@ import itertools
 import threading
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from .errors import already_exists, not_found
@@ -19,7 +19,7 @@ Key = tuple[str, str, str]  # (resource, namespace, name)
 
 def now_rfc3339() -> str:
     """Current UTC time formatted like the apiserver (second precision)."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Store:
