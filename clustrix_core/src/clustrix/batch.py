@@ -49,6 +49,22 @@ class Chunk:
         return f"job-{self.index}.sh"
 
 
+#: what a user value may hold in a directive line: schedulers split directive lines on
+#: whitespace and have no quoting, so anything else could change the directive's meaning
+_DIRECTIVE_VALUE = re.compile(r"^[A-Za-z0-9_.,:=+@%/*-]+$")
+
+
+def directive_value(key: str, value: object, scheduler: str) -> str:
+    """A user value (queue, account, ...) for a directive line; refused before submission
+    when it holds whitespace, quotes, ``$`` or newlines."""
+    text = str(value)
+    if not _DIRECTIVE_VALUE.match(text):
+        raise ConfigError(
+            f"{key}: {text!r} is not a valid {scheduler} value (letters, digits and _ . , : = + @ % / * - only)"
+        )
+    return text
+
+
 def sanitize_name(name: str, limit: int = 64) -> str:
     """A job name every scheduler accepts: letters, digits, ``_ . -``; starts with a letter."""
     clean = re.sub(r"[^A-Za-z0-9_.-]", "_", name).strip("._-") or "clustrix"

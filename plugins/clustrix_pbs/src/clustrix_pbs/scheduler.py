@@ -13,12 +13,11 @@ of all jobs is asked once whether tasks of that name still run elsewhere.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from clustrix.batch import BatchScheduler, Chunk, TaskStates, sanitize_name
+from clustrix.batch import BatchScheduler, Chunk, TaskStates, directive_value, sanitize_name
 from clustrix.config import Setting
 from clustrix.errors import ConfigError
 from clustrix.job import Job, State
@@ -28,15 +27,9 @@ from clustrix.transport import Completed
 
 from . import parsing
 
-#: characters a directive value may hold (PBS splits directive lines on whitespace)
-_PLAIN = re.compile(r"^[A-Za-z0-9_.,:=+@%/-]+$")
-
 
 def _value(key: str, value: object) -> str:
-    text = str(value)
-    if not _PLAIN.match(text):
-        raise ConfigError(f"{key}: {text!r} is not a valid PBS value (no spaces, quotes or $)")
-    return text
+    return directive_value(key, value, "PBS")
 
 
 class PBSScheduler(BatchScheduler):

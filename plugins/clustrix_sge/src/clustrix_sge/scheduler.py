@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from typing import ClassVar
 
-from clustrix.batch import BatchScheduler, Chunk, TaskStates, sanitize_name
+from clustrix.batch import BatchScheduler, Chunk, TaskStates, directive_value, sanitize_name
 from clustrix.config import Setting
 from clustrix.errors import ConfigError
 from clustrix.job import Job, State
@@ -25,18 +25,12 @@ from clustrix.transport import Completed
 
 from . import parsing
 
-#: characters a directive value may hold (SGE splits directive lines on whitespace and has no quoting)
-_PLAIN = re.compile(r"^[A-Za-z0-9_.,:=+@%/*-]+$")
-
 #: seconds a job may be missing from both qstat and qacct before it counts as lost
 ACCOUNTING_GRACE = 30.0
 
 
 def _value(key: str, value: object) -> str:
-    text = str(value)
-    if not _PLAIN.match(text):
-        raise ConfigError(f"{key}: {text!r} is not a valid Grid Engine value (no spaces, quotes or $)")
-    return text
+    return directive_value(key, value, "Grid Engine")
 
 
 class SGEScheduler(BatchScheduler):

@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from typing import ClassVar
 
-from clustrix.batch import BatchScheduler, Chunk, TaskStates, sanitize_name
+from clustrix.batch import BatchScheduler, Chunk, TaskStates, directive_value, sanitize_name
 from clustrix.errors import ConfigError
 from clustrix.job import Job, State
 from clustrix.quantities import hms, mebibytes, parse_memory, parse_time
@@ -30,11 +30,7 @@ _PLAIN = re.compile(r"^[A-Za-z0-9_.,:=+@%/-]+$")
 
 
 def _value(key: str, value: object) -> str:
-    """A user value for a directive; anything that could break the script line is refused."""
-    text = str(value)
-    if not _PLAIN.match(text):
-        raise ConfigError(f"{key}: {text!r} is not a valid Slurm value (letters, digits and _ . , : = + @ % / - only)")
-    return text
+    return directive_value(key, value, "Slurm")
 
 
 def _path(path: str) -> str:
