@@ -10,7 +10,7 @@ import pytest
 from clustrix import cluster
 from clustrix.errors import JobCancelled, JobFailed
 from clustrix.job import State
-from clustrix.testing import wait_for_state
+from clustrix.testing import wait_for_output, wait_for_state
 from infrastructure import PBS_BIN
 
 TIMEOUT = 120
@@ -27,6 +27,7 @@ def test_job_killed_by_qdel_raises_job_cancelled_with_stderr_tail(local_pbs: dic
 
     future = chatty.submit()
     wait_for_state(future, lambda s: s == State.RUNNING, TIMEOUT)
+    wait_for_output(future, "about to wait", TIMEOUT)
     subprocess.run([str(PBS_BIN / "qdel"), future.native_id], check=True, capture_output=True)  # not through clustrix
     with pytest.raises(JobCancelled) as info:
         future.result(timeout=TIMEOUT)

@@ -11,7 +11,7 @@ import pytest
 from clustrix import cluster
 from clustrix.errors import JobCancelled, JobFailed, JobTimeout, SubmissionRejected
 from clustrix.job import State
-from clustrix.testing import wait_for_state
+from clustrix.testing import wait_for_output, wait_for_state
 
 TIMEOUT = 120
 
@@ -41,6 +41,7 @@ def test_job_killed_by_qdel_raises_job_cancelled_with_stderr_tail(local_sge: dic
 
     future = chatty.submit()
     wait_for_state(future, lambda s: s == State.RUNNING, TIMEOUT)
+    wait_for_output(future, "about to wait", TIMEOUT)
     subprocess.run(["qdel", future.native_id], check=True, capture_output=True)  # not through clustrix
     with pytest.raises(JobCancelled) as info:
         future.result(timeout=TIMEOUT)

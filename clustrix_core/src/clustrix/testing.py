@@ -46,6 +46,21 @@ def wait_for_state(future: ClusterFuture, done: Callable[[State], bool], timeout
     raise AssertionError(f"job {future.job_id} did not reach the expected state in {timeout} s (last: {state})")
 
 
+def wait_for_output(future: ClusterFuture, text: str, timeout: float, stream: str = "err") -> None:
+    """Wait until the call's element has written ``text`` to its stdout/stderr log.
+
+    A scheduler reports RUNNING before Python has started; a test that kills the job
+    to check what it had printed must wait for the print itself.
+    """
+    job = future.job
+    path = f"{job.remote_dir}/logs/{job.element_of(future.index)}.{stream}"
+    deadline = time.monotonic() + timeout
+    while text not in (future.target.transport.read_text(path) or ""):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job {future.job_id} did not write {text!r} to {path} in {timeout} s")
+        time.sleep(0.1)
+
+
 class StatusSpy:
     """Hookwrapper recording how many jobs each status call asked about."""
 
