@@ -74,3 +74,42 @@ def test_requirements_come_from_lines_or_a_file(tmp_path: Path) -> None:
     found = environment.Interpreter("python3", "/usr/bin/python3", (3, 11, 2), None)
     assert environment.env_key(found, ["a", "b"]) == environment.env_key(found, ["b", "a"])
     assert environment.env_key(found, ["a"]) != environment.env_key(found, ["a", "b"])
+
+
+def test_function_imports_are_captured_at_local_versions() -> None:
+    import pluggy
+
+    def uses_packages() -> str:
+        import click  # imported inside the function
+        from paramiko import SSHClient  # noqa: F401 - a from-import counts too
+
+        return pluggy.__version__ + click.__name__  # a module global counts too
+
+    captured = environment.captured_requirements(uses_packages)
+    from importlib.metadata import version
+
+    assert {f"pluggy=={version('pluggy')}", f"click=={version('click')}", f"paramiko=={version('paramiko')}"} <= set(
+        captured
+    )
+    assert not [line for line in captured if line.lower().startswith(("clustrix", "cloudpickle"))]
+
+
+def test_remote_job_gets_the_packages_its_function_imports(ssh_options: dict[str, Any]) -> None:
+    from importlib.metadata import version
+
+    @cluster(**ssh_options, python="/usr/bin/python3")  # Debian's python3 has no pluggy
+    def plugin_manager_version() -> str:
+        import pluggy
+
+        return pluggy.__version__
+
+    assert plugin_manager_version() == version("pluggy")
+
+    @cluster(**ssh_options, python="/usr/bin/python3", capture_requirements=False)
+    def without_capture() -> str:
+        import pluggy
+
+        return pluggy.__version__
+
+    with pytest.raises(ModuleNotFoundError, match="pluggy"):
+        without_capture()

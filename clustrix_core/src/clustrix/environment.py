@@ -6,14 +6,20 @@ as bytecode) and it must import cloudpickle. When it lacks cloudpickle, or the j
 ``requirements``, a venv is built on the host under ``REMOTE_WORK_DIR/envs/KEY``, KEY
 being the hash of the interpreter and the requirements, so it is built once and reused
 by every later job (and by other clients: a lock file serialises concurrent builds).
+The requirements are the job's ``requirements`` plus, with ``capture_requirements``
+(default), the pip-installed distributions the function imports, at the local versions.
 """
 
 from __future__ import annotations
 
+import dis
+import functools
 import hashlib
+import importlib.metadata
 import json
 import sys
 import threading
+import types
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +73,78 @@ REQUIREMENTS = Setting(
     "requirements/lock file. Installed once into a remote venv keyed by their hash.",
     "resources",
 )
+
+
+CAPTURE = Setting(
+    "capture_requirements",
+    bool,
+    True,
+    "On a remote host, also install the distributions the function imports, at this machine's "
+    "versions (pip-installed ones; editable or local installs are not captured).",
+    "resources",
+)
+
+#: never captured: Clustrix itself, what the environment step installs anyway, packaging tools
+NOT_CAPTURED = ("clustrix", "cloudpickle", "pip", "setuptools", "wheel")
+
+
+def imported_modules(func: Any) -> set[str]:
+    """Top-level names of the modules a function imports or refers to (as globals or closure values)."""
+    names: set[str] = set()
+    code = getattr(func, "__code__", None)
+    if code is None:
+        return names
+    globs = getattr(func, "__globals__", {})
+    cells = [c.cell_contents for c in (getattr(func, "__closure__", None) or ()) if _filled(c)]
+    for value in [*(globs.get(n) for n in _all_names(code)), *cells]:
+        if isinstance(value, types.ModuleType):
+            names.add(value.__name__.split(".")[0])
+    names.update(_imports(code))
+    return names
+
+
+def _filled(cell: Any) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018 - an empty cell raises ValueError
+    except ValueError:
+        return False
+    return True
+
+
+def _all_names(code: types.CodeType) -> set[str]:
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _all_names(const)
+    return names
+
+
+def _imports(code: types.CodeType) -> set[str]:
+    found = {str(i.argval).split(".")[0] for i in dis.get_instructions(code) if i.opname == "IMPORT_NAME"}
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            found |= _imports(const)
+    return found
+
+
+@functools.cache
+def _providers() -> Mapping[str, list[str]]:
+    return importlib.metadata.packages_distributions()
+
+
+def captured_requirements(func: Any) -> list[str]:
+    """``name==version`` of the installed distributions providing the function's imports."""
+    providers = _providers()
+    lines = set()
+    for module in imported_modules(func):
+        for name in providers.get(module, []):
+            if name.lower().startswith(NOT_CAPTURED):
+                continue
+            dist = importlib.metadata.distribution(name)
+            if dist.read_text("direct_url.json"):  # editable or from a local path/URL: not on an index
+                continue
+            lines.add(f"{dist.metadata['Name']}=={dist.version}")
+    return sorted(lines)
 
 
 @dataclass(frozen=True)
@@ -176,7 +254,7 @@ class EnvironmentSettings:
 
     @hookimpl
     def clustrix_settings(self) -> list[Setting]:
-        return [REQUIREMENTS]
+        return [REQUIREMENTS, CAPTURE]
 
 
 plugin = EnvironmentSettings()

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from . import config
+from .environment import captured_requirements, requirements_of
 from .errors import SubmissionRejected
 from .future import ClusterFuture
 from .job import Job, State, package
@@ -37,8 +38,11 @@ def tasks_per_element(settings: Mapping[str, Any], n_calls: int) -> int:
 
 
 def submit(func: Callable[..., Any], calls: Sequence[Call], overrides: Mapping[str, Any]) -> list[ClusterFuture]:
-    settings = resolve(overrides).values
+    settings = dict(resolve(overrides).values)
     target = target_for(settings)
+    if not target.is_local and settings.get("capture_requirements"):  # 4. environment: what to replicate
+        wanted = requirements_of(settings) + captured_requirements(func)
+        settings["requirements"] = sorted(set(wanted))
     job, _ = package(  # 2. package: pickled and checked here, so bad input fails before sending
         func,
         calls,
