@@ -39,7 +39,7 @@ def parse_sets(pairs: tuple[str, ...]) -> dict[str, Any]:
 
 
 def resolved(overrides: dict[str, Any]) -> config.Resolved:
-    return config.resolve(overrides, manager().settings())
+    return config.resolve(overrides, manager().settings(), source="command line")
 
 
 @click.group(name="config")

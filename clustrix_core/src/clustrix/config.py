@@ -242,14 +242,14 @@ def configure(**kwargs: Any) -> None:
         _configured.update(checked)
 
 
-def layers(decorator: Mapping[str, Any], table: Mapping[str, Setting]) -> list[Layer]:
+def layers(decorator: Mapping[str, Any], table: Mapping[str, Setting], source: str = "decorator") -> list[Layer]:
     """All layers, highest priority first (the decorator's values are already checked)."""
     with _lock:
         configured = dict(_configured)
     project = read_toml(project_config_path(), table)
     user = read_toml(user_config_path(), table)
     return [
-        Layer("decorator", dict(decorator)),
+        Layer(source, dict(decorator)),
         Layer("configure()", configured),
         env_layer(table),
         project,
@@ -258,9 +258,9 @@ def layers(decorator: Mapping[str, Any], table: Mapping[str, Setting]) -> list[L
     ]
 
 
-def resolve(decorator: Mapping[str, Any], table: Mapping[str, Setting]) -> Resolved:
+def resolve(decorator: Mapping[str, Any], table: Mapping[str, Setting], source: str = "decorator") -> Resolved:
     """Merge the layers; insert the selected profile below the layer that selected it."""
-    stack = layers(decorator, table)
+    stack = layers(decorator, table, source)
     profiles: dict[str, dict[str, Any]] = {}
     for layer in reversed(stack):
         profiles.update(layer.profiles)
