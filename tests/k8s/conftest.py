@@ -35,7 +35,7 @@ def make_job(tmp_path: Path) -> Callable[..., Job]:
             return x
 
         simulate.__qualname__ = function_name
-        job, _ = package(
+        job = package(
             simulate,
             [((i,), {}) for i in range(n_calls)],
             backend="k8s",

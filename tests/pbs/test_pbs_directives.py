@@ -30,7 +30,7 @@ def render(tmp_path: Path, calls: int = 1, **overrides: Any) -> str:
     base = {"cluster_type": "pbs", "remote_work_dir": "/scratch/u/.clustrix", "python": "/usr/bin/python3"}
     settings = dict(resolve({**base, **overrides}).values)
     target = Target(settings)
-    job, _ = package(
+    job = package(
         simulate,
         [((i,), {}) for i in range(calls)],
         backend="pbs",
@@ -75,7 +75,7 @@ def test_torque_dialect_uses_nodes_ppn_mem_and_t_arrays(tmp_path: Path) -> None:
 def test_output_and_error_go_on_the_qsub_command_line(tmp_path: Path) -> None:
     settings = dict(resolve({"cluster_type": "pbs", "remote_work_dir": "/scratch/u/.clustrix"}).values)
     target = Target(settings)
-    job, _ = package(
+    job = package(
         simulate,
         [((1,), {})],
         backend="pbs",

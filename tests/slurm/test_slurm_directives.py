@@ -21,7 +21,7 @@ def render(tmp_path: Path, calls: int = 1, **overrides: Any) -> str:
     """The script of the first chunk, as `clustrix render` prints it (nothing is submitted)."""
     settings = dict(resolve({"cluster_type": "slurm", "remote_work_dir": "/scratch/u/.clustrix", **overrides}).values)
     target = Target(settings)
-    job, _ = package(
+    job = package(
         a_long_function_name,
         [((i,), {}) for i in range(calls)],
         backend="slurm",

@@ -229,7 +229,7 @@ def render(function_ref: str, profile: str | None, sets: tuple[str, ...], calls:
     settings = dict(resolved(overrides).values)
     target = Target(settings, dry_run=True)  # BackendNotInstalled here names the package to install
     with tempfile.TemporaryDirectory(prefix="clustrix-render-") as tmp:
-        job, _ = package(  # packaged in a throw-away home; the script shows where it would really run
+        job = package(  # packaged in a throw-away home; the script shows where it would really run
             func,
             [((), {})] * calls,
             backend=target.backend,

@@ -215,8 +215,8 @@ def package(
     home: Path,
     remote_work_dir: str,
     tasks_per_element: int,
-) -> tuple[Job, list[str]]:
-    """Write the job directory; return the job and the digests of the blobs it needs.
+) -> Job:
+    """Write the job directory (its manifest names the blobs it needs) and return the job.
 
     Everything is pickled here, before anything is sent, so an unpicklable function or
     argument fails in ``submit`` with a message naming it.
@@ -253,5 +253,4 @@ def package(
         (local_dir / sub).mkdir(parents=True, mode=0o700)
     (local_dir / "manifest.json").write_text(json.dumps(manifest, indent=1))
     shutil.copyfile(runner.__file__, local_dir / "runner.py")
-    digests = sorted({str(manifest["function"]), *(str(e["blob"]) for e in elements)})
-    return job, digests
+    return job

@@ -43,7 +43,7 @@ def submit(func: Callable[..., Any], calls: Sequence[Call], overrides: Mapping[s
     if not target.is_local and settings.get("capture_requirements"):  # 4. environment: what to replicate
         wanted = requirements_of(settings) + captured_requirements(func)
         settings["requirements"] = sorted(set(wanted))
-    job, _ = package(  # 2. package: pickled and checked here, so bad input fails before sending
+    job = package(  # 2. package: pickled and checked here, so bad input fails before sending
         func,
         calls,
         backend=target.backend,
