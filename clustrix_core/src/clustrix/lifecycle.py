@@ -38,9 +38,10 @@ def tasks_per_element(settings: Mapping[str, Any], n_calls: int) -> int:
 
 
 def submit(func: Callable[..., Any], calls: Sequence[Call], overrides: Mapping[str, Any]) -> list[ClusterFuture]:
-    settings = dict(resolve(overrides).values)
+    settings = dict(resolve(overrides).values)  # 1. resolve
     target = target_for(settings)
-    if not target.is_local and settings.get("capture_requirements"):  # 4. environment: what to replicate
+    if not target.is_local and settings.get("capture_requirements"):
+        # what the environment step will replicate on the host: named and imported packages
         wanted = requirements_of(settings) + captured_requirements(func)
         settings["requirements"] = sorted(set(wanted))
     job = package(  # 2. package: pickled and checked here, so bad input fails before sending
@@ -56,12 +57,12 @@ def submit(func: Callable[..., Any], calls: Sequence[Call], overrides: Mapping[s
     try:
         target.hooks.clustrix_stage(job=job, target=target)  # 4. stage (+ environment)
         native_id = target.hooks.clustrix_submit(job=job, target=target)  # 5. submit
+        if native_id is None:
+            raise RuntimeError(f"backend {target.backend!r} returned no id from clustrix_submit")
     except BaseException as exc:
         state = State.REJECTED if isinstance(exc, SubmissionRejected) else State.FAILED
         target.store.set_states({job.call_id(i): state for i in range(job.n_calls)}, {job.job_id: state})
         raise
-    if native_id is None:
-        raise RuntimeError(f"backend {target.backend!r} returned no id from clustrix_submit")
     job.native_id = str(native_id)
     target.store.set_native_id(job.job_id, job.native_id)
     futures = [ClusterFuture(job, i, target) for i in range(job.n_calls)]
