@@ -17,6 +17,7 @@ import logging
 import re
 import shlex
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -89,6 +90,7 @@ class BatchScheduler:
 
     def __init__(self) -> None:
         self._array_limits: dict[str, int] = {}
+        self._completed_without_result: dict[tuple[str, int], float] = {}
         self._lock = threading.Lock()
 
     # --- what a scheduler plugin supplies ---------------------------------------------
@@ -278,10 +280,28 @@ class BatchScheduler:
                     found = final.get(key, final.get((key[0], None)))
                     # unknown to accounting too: treat as lost, unless it is a fresh submit
                     elements[element] = found if found is not None else State.LOST
+            self._await_lagging_results(job, elements, listing.get(f"{job.remote_dir}/results", set()))
             overall = State.RUNNING if any(not s.terminal for s in elements.values()) else State.COMPLETED
             reasons = [r for nid in (job.native_id or "").split(",") if nid and (r := self.reason(nid))]
             answer[job.job_id] = JobStatus(overall, elements, "; ".join(reasons))
         return answer
+
+    def _await_lagging_results(self, job: Job, elements: dict[int, State], have: set[str]) -> None:
+        """Hold a COMPLETED element whose result file is not visible yet as RUNNING, for up to
+        ``result_grace`` seconds: on a shared filesystem the file written on the compute node
+        can show up on the submit host after the scheduler reports the job done."""
+        grace = float(job.settings.get("result_grace") or 0)
+        now = time.monotonic()
+        for element, state in elements.items():
+            key = (job.job_id, element)
+            if state != State.COMPLETED or f"{element}.pkl" in have:
+                self._completed_without_result.pop(key, None)
+                continue
+            first = self._completed_without_result.setdefault(key, now)
+            if now - first < grace:
+                elements[element] = State.RUNNING
+            else:
+                self._completed_without_result.pop(key, None)
 
     @hookimpl
     def clustrix_cancel(self, jobs: Sequence[Job], target: Target) -> bool:

@@ -67,6 +67,13 @@ CORE_SETTINGS: tuple[Setting, ...] = (
     S("home", str, None, "Local Clustrix directory: job store and job dirs (env CLUSTRIX_HOME)."),
     S("poll_interval", float, 0.05, "First interval between status polls, seconds.", "behaviour"),
     S("max_poll_interval", float, 10.0, "Longest interval between status polls, seconds.", "behaviour"),
+    S(
+        "result_grace",
+        float,
+        60.0,
+        "Seconds a batch job reported COMPLETED may take to show its result file (shared filesystems lag).",
+        "behaviour",
+    ),
     S("keep_files", bool, False, "Keep job directories after a successful result.", "behaviour"),
     S(
         "executor",
