@@ -20,6 +20,16 @@ SSH_PORT = int(os.environ.get("SSH_PORT", "2222"))
 SSH_USER = os.environ.get("SSH_USER", "clustrix")
 PBS_BIN = Path(os.environ.get("PBS_BIN", "/opt/slurm-torque/bin"))
 
+#: @cluster keywords that reach the loopback sshd as the test user (ignoring ~/.ssh/config)
+LOOPBACK_SSH = {
+    "cluster_host": "127.0.0.1",
+    "port": SSH_PORT,
+    "username": SSH_USER,
+    "key_file": str(SSH_DIR / "id_ed25519"),
+    "known_hosts": str(SSH_DIR / "known_hosts"),
+    "ssh_config": str(SSH_DIR / "no-ssh-config"),
+}
+
 
 def _answers(argv: list[str]) -> bool:
     if shutil.which(argv[0]) is None and not Path(argv[0]).exists():

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from infrastructure import PBS_BIN, SSH_DIR, SSH_PORT, SSH_USER, require
+from infrastructure import LOOPBACK_SSH, PBS_BIN, require
 from k8s_emulator import CONTEXT
 from k8s_emulator.fixtures import k8s_emulator  # noqa: F401  (the fixture)
 
@@ -30,13 +30,7 @@ EXAMPLES = DOCS / "examples"
 OUTPUT = EXAMPLES / "output"
 UPDATE = os.environ.get("CLUSTRIX_DOCS_UPDATE") == "1"
 
-SSH_KEYS = {
-    "port": SSH_PORT,
-    "username": SSH_USER,
-    "key_file": str(SSH_DIR / "id_ed25519"),
-    "known_hosts": str(SSH_DIR / "known_hosts"),
-    "ssh_config": str(SSH_DIR / "no-ssh-config"),
-}
+SSH_KEYS = {k: v for k, v in LOOPBACK_SSH.items() if k != "cluster_host"}
 
 #: target -> (config file shown in the docs, infra it needs, values replacing its placeholders)
 TARGETS: dict[str, tuple[str | None, tuple[str, ...], dict[str, Any]]] = {

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from infrastructure import PBS_BIN, SSH_DIR, SSH_PORT, SSH_USER, require
+from infrastructure import LOOPBACK_SSH, PBS_BIN, require
 
 WRAPPERS = {name: str(PBS_BIN / name) for name in ("qsub", "qstat", "qdel")}
 
@@ -32,9 +32,5 @@ def ssh_pbs() -> dict[str, Any]:
         "pbs_flavor": "torque",
         "memory": "256MB",
         **WRAPPERS,
-        "cluster_host": "127.0.0.1",
-        "port": SSH_PORT,
-        "username": SSH_USER,
-        "key_file": str(SSH_DIR / "id_ed25519"),
-        "known_hosts": str(SSH_DIR / "known_hosts"),
+        **LOOPBACK_SSH,
     }

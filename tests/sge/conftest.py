@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from infrastructure import SSH_DIR, SSH_PORT, SSH_USER, require
+from infrastructure import LOOPBACK_SSH, require
 
 
 @pytest.fixture
@@ -26,9 +26,5 @@ def ssh_sge() -> dict[str, Any]:
     require("ssh")
     return {
         "cluster_type": "sge",
-        "cluster_host": "127.0.0.1",
-        "port": SSH_PORT,
-        "username": SSH_USER,
-        "key_file": str(SSH_DIR / "id_ed25519"),
-        "known_hosts": str(SSH_DIR / "known_hosts"),
+        **LOOPBACK_SSH,
     }

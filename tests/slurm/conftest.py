@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from infrastructure import SSH_DIR, SSH_PORT, SSH_USER, require
+from infrastructure import LOOPBACK_SSH, require
 
 # read at import time: the autouse home fixture clears CLUSTRIX_* variables per test
 ACCOUNTING = os.environ.get("CLUSTRIX_SLURM_ACCOUNTING", "").lower()
@@ -51,9 +51,5 @@ def ssh_slurm(slurm: None) -> dict[str, Any]:
     return {
         "cluster_type": "slurm",
         "memory": "256MB",
-        "cluster_host": "127.0.0.1",
-        "port": SSH_PORT,
-        "username": SSH_USER,
-        "key_file": str(SSH_DIR / "id_ed25519"),
-        "known_hosts": str(SSH_DIR / "known_hosts"),
+        **LOOPBACK_SSH,
     }

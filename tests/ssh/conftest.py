@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from infrastructure import SSH_DIR, SSH_PORT, SSH_USER, require
+from infrastructure import LOOPBACK_SSH, require
 
 
 @pytest.fixture
@@ -15,10 +15,5 @@ def ssh_options() -> dict[str, Any]:
     require("ssh")
     return {
         "cluster_type": "ssh",
-        "cluster_host": "127.0.0.1",
-        "port": SSH_PORT,
-        "username": SSH_USER,
-        "key_file": str(SSH_DIR / "id_ed25519"),
-        "known_hosts": str(SSH_DIR / "known_hosts"),
-        "ssh_config": str(SSH_DIR / "no-ssh-config"),  # ignore the user's ~/.ssh/config
+        **LOOPBACK_SSH,
     }
