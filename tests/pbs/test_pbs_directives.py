@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from clustrix import configure
+from clustrix import configure, lifecycle
 from clustrix.errors import ConfigError
 from clustrix.job import package
-from clustrix.lifecycle import resolve, tasks_per_element
+from clustrix.lifecycle import resolve
 from clustrix.target import Target
 from clustrix_pbs import plugin
 
@@ -28,18 +28,7 @@ def simulate(x: int) -> int:
 def render(tmp_path: Path, calls: int = 1, **overrides: Any) -> str:
     """The script of the first chunk with the job id replaced by JOBID (nothing is submitted)."""
     base = {"cluster_type": "pbs", "remote_work_dir": "/scratch/u/.clustrix", "python": "/usr/bin/python3"}
-    settings = dict(resolve({**base, **overrides}).values)
-    target = Target(settings)
-    job = package(
-        simulate,
-        [((i,), {}) for i in range(calls)],
-        backend="pbs",
-        settings=settings,
-        home=tmp_path,
-        remote_work_dir=target.remote_work_dir,
-        tasks_per_element=tasks_per_element(settings, calls),
-    )
-    script = target.hooks.clustrix_render(job=job, target=target)
+    job, script = lifecycle.render(simulate, [((i,), {}) for i in range(calls)], {**base, **overrides}, tmp_path)
     return script.replace(job.job_id, "JOBID")
 
 

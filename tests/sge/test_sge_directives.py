@@ -7,10 +7,8 @@ from typing import Any
 
 import pytest
 
+from clustrix import lifecycle
 from clustrix.errors import ConfigError
-from clustrix.job import package
-from clustrix.lifecycle import resolve, tasks_per_element
-from clustrix.target import Target
 
 
 def simulate(x: int) -> int:
@@ -19,18 +17,9 @@ def simulate(x: int) -> int:
 
 def render(tmp_path: Path, calls: int = 1, **overrides: Any) -> str:
     """The script of the first chunk, as `clustrix render` prints it (nothing is submitted)."""
-    settings = dict(resolve({"cluster_type": "sge", "remote_work_dir": "/scratch/u/.clustrix", **overrides}).values)
-    target = Target(settings)
-    job = package(
-        simulate,
-        [((i,), {}) for i in range(calls)],
-        backend="sge",
-        settings=settings,
-        home=tmp_path,
-        remote_work_dir=target.remote_work_dir,
-        tasks_per_element=tasks_per_element(settings, calls),
-    )
-    return target.hooks.clustrix_render(job=job, target=target)
+    options = {"cluster_type": "sge", "remote_work_dir": "/scratch/u/.clustrix", **overrides}
+    _, script = lifecycle.render(simulate, [((i,), {}) for i in range(calls)], options, tmp_path)
+    return script
 
 
 def directives(script: str) -> list[str]:

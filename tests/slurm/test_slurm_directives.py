@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from clustrix import lifecycle
 from clustrix.errors import ConfigError
-from clustrix.job import package
-from clustrix.lifecycle import resolve, tasks_per_element
+from clustrix.lifecycle import resolve
 from clustrix.target import Target
 
 
@@ -19,18 +19,9 @@ def a_long_function_name(x: int) -> int:
 
 def render(tmp_path: Path, calls: int = 1, **overrides: Any) -> str:
     """The script of the first chunk, as `clustrix render` prints it (nothing is submitted)."""
-    settings = dict(resolve({"cluster_type": "slurm", "remote_work_dir": "/scratch/u/.clustrix", **overrides}).values)
-    target = Target(settings)
-    job = package(
-        a_long_function_name,
-        [((i,), {}) for i in range(calls)],
-        backend="slurm",
-        settings=settings,
-        home=tmp_path,
-        remote_work_dir=target.remote_work_dir,
-        tasks_per_element=tasks_per_element(settings, calls),
-    )
-    return target.hooks.clustrix_render(job=job, target=target)
+    options = {"cluster_type": "slurm", "remote_work_dir": "/scratch/u/.clustrix", **overrides}
+    _, script = lifecycle.render(a_long_function_name, [((i,), {}) for i in range(calls)], options, tmp_path)
+    return script
 
 
 def directives(script: str) -> list[str]:

@@ -12,14 +12,12 @@ from typing import Any
 
 import click
 
-from . import config
+from . import config, lifecycle
 from .cli_output import echo_json, table
 from .decorator import ClusterFunction
 from .errors import ConfigError
-from .job import package
-from .lifecycle import tasks_per_element
 from .plugins import manager
-from .target import Target, clustrix_home
+from .target import clustrix_home
 
 profile_option = click.option("--profile", "-p", help="Apply this named profile ([profiles.NAME] in a config file).")
 
@@ -226,22 +224,11 @@ def render(function_ref: str, profile: str | None, sets: tuple[str, ...], calls:
     if profile:
         overrides["profile"] = profile
     overrides.update(parse_sets(sets))
-    settings = dict(resolved(overrides).values)
-    target = Target(settings, dry_run=True)  # BackendNotInstalled here names the package to install
-    with tempfile.TemporaryDirectory(prefix="clustrix-render-") as tmp:
-        job = package(  # packaged in a throw-away home; the script shows where it would really run
-            func,
-            [((), {})] * calls,
-            backend=target.backend,
-            settings=settings,
-            home=Path(tmp),
-            remote_work_dir=target.remote_work_dir,
-            tasks_per_element=tasks_per_element(settings, calls),
-        )
-        script = target.hooks.clustrix_render(job=job, target=target)
+    with tempfile.TemporaryDirectory(prefix="clustrix-render-") as tmp:  # a throw-away home
+        job, script = lifecycle.render(func, [((), {})] * calls, overrides, Path(tmp))
     if script is None:
         click.echo(
-            f"backend {target.backend!r} submits no job script: it runs the job's elements in a process it "
+            f"backend {job.backend!r} submits no job script: it runs the job's elements in a process it "
             "starts itself (for 'local': `python -m clustrix.backends.local_worker JOBDIR`, detached)."
         )
         return

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from . import config
@@ -17,7 +18,7 @@ from .future import ClusterFuture
 from .job import Job, State, package
 from .plugins import manager
 from .store import open_store
-from .target import clustrix_home, target_for
+from .target import Target, clustrix_home, target_for
 
 Call = tuple[tuple[Any, ...], dict[str, Any]]
 
@@ -68,6 +69,25 @@ def submit(func: Callable[..., Any], calls: Sequence[Call], overrides: Mapping[s
     futures = [ClusterFuture(job, i, target) for i in range(job.n_calls)]
     target.watcher.watch(job, futures)  # 6. watch; 7. return and 8. clean up follow there
     return futures
+
+
+def render(
+    func: Callable[..., Any], calls: Sequence[Call], overrides: Mapping[str, Any], home: Path
+) -> tuple[Job, str | None]:
+    """Package these calls in ``home`` and return the job with the script its backend would
+    submit (None for a backend without scripts); nothing is submitted, no host contacted."""
+    settings = dict(resolve(overrides).values)
+    target = Target(settings, dry_run=True)  # BackendNotInstalled here names the package to install
+    job = package(
+        func,
+        calls,
+        backend=target.backend,
+        settings=settings,
+        home=home,
+        remote_work_dir=target.remote_work_dir,
+        tasks_per_element=tasks_per_element(settings, len(calls)),
+    )
+    return job, target.hooks.clustrix_render(job=job, target=target)
 
 
 def attach(job_id: str, *, home: str | None = None) -> ClusterFuture:
