@@ -70,7 +70,7 @@ else
   ACCT="AccountingStorageType=accounting_storage/none"
 fi
 
-conf_sum() { cat /etc/slurm/slurm.conf /etc/slurm/cgroup.conf 2>/dev/null | md5sum; }
+conf_sum() { { cat /etc/slurm/slurm.conf /etc/slurm/cgroup.conf 2>/dev/null || true; } | md5sum; }   # files may not exist yet
 old=$(conf_sum)   # restart the daemons below only if slurm.conf/cgroup.conf changed
 
 # ---- memory enforcement ----
