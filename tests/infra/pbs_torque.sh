@@ -3,16 +3,11 @@
 # Slurm from slurm.sh. The .deb Conflicts with gridengine-client (both own /usr/bin/qsub), so its
 # files are unpacked into $PBS_BIN instead of installed: call $PBS_BIN/qsub etc. by full path
 # (or PATH=$PBS_BIN:$PATH). No real PBS/Torque/OpenPBS server exists in Debian 12.
-set -euo pipefail
-export DEBIAN_FRONTEND=noninteractive
-installed() { for p in "$@"; do dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -qx 'install ok installed' || return 1; done; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 PBS_BIN=${PBS_BIN:-/opt/slurm-torque/bin}
 command -v sbatch >/dev/null && scontrol ping 2>/dev/null | grep -q UP || { echo "slurm is not up: run slurm.sh first"; exit 1; }
 if [ ! -x "$PBS_BIN/qsub" ]; then
-  installed libslurm-perl libslurmdb-perl libswitch-perl || {
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends libslurm-perl libslurmdb-perl libswitch-perl >/dev/null
-  }
+  apt_install libslurm-perl libslurmdb-perl libswitch-perl
   apt-cache show slurm-wlm-torque >/dev/null 2>&1 || apt-get update -qq
   tmp=$(mktemp -d); chown _apt "$tmp" 2>/dev/null || true
   (cd "$tmp" && apt-get download -qq "slurm-wlm-torque=$(dpkg-query -W -f='${Version}' slurm-client)")

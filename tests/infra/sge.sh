@@ -6,9 +6,7 @@
 # Environment: /usr/bin/q* are Debian's gridengine-wrapper (SGE_ROOT/SGE_CELL from the environment,
 # else /etc/default/gridengine, else /var/lib/gridengine + default): callers need no SGE_* variables,
 # in login, non-login and SSH shells alike. Only /usr/lib/gridengine/* called directly need them.
-set -euo pipefail
-export DEBIAN_FRONTEND=noninteractive
-installed() { for p in "$@"; do dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -qx 'install ok installed' || return 1; done; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 export SGE_ROOT=/var/lib/gridengine SGE_CELL=default
 H=$(hostname -s)
 getent hosts "$H" >/dev/null || echo "127.0.0.1 $H" >> /etc/hosts   # must resolve
@@ -19,8 +17,7 @@ if ! installed gridengine-master gridengine-exec gridengine-client; then
   for o in gridengine-common gridengine-client gridengine-master gridengine-exec; do
     printf '%s shared/gridengineconfig boolean true\n%s shared/gridenginecell string default\n%s shared/gridenginemaster string %s\n' "$o" "$o" "$o" "$H"
   done | debconf-set-selections
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends gridengine-master gridengine-exec gridengine-client >/dev/null
+  apt_install gridengine-master gridengine-exec gridengine-client
 fi
 
 # 127.0.0.1 reverse-resolves to "localhost" but gethostname() is "$H": without this alias every
@@ -30,10 +27,6 @@ echo "$H" > "$COMMON/act_qmaster"   # qmaster rewrites it; keep it consistent
 chown sgeadmin:sgeadmin "$COMMON/host_aliases" "$COMMON/act_qmaster"
 install -d -o sgeadmin -g sgeadmin /var/run/gridengine
 
-alive() {  # pidfile comm: true if that pid is a live (non-zombie) process named comm
-  local p; p=$(cat "$1" 2>/dev/null) || return 1
-  ps -o stat=,comm= -p "$p" 2>/dev/null | grep -qE "^[^Z[:space:]]+[[:space:]]+$2\$"
-}
 QPID=/var/spool/gridengine/qmaster/qmaster.pid
 alive "$QPID" sge_qmaster || /usr/sbin/sge_qmaster
 for _ in $(seq 100); do qconf -sh >/dev/null 2>&1 && break; sleep 0.2; done

@@ -8,9 +8,7 @@
 # OFF stops slurmdbd (so plain `sacct` fails like on a cluster without accounting) but leaves MariaDB
 # running, so that switching back ON is quick. AccountingStorageEnforce is unset: any local user
 # (e.g. clustrix) can submit without a sacctmgr user/account association.
-set -euo pipefail
-export DEBIAN_FRONTEND=noninteractive
-installed() { for p in "$@"; do dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -qx 'install ok installed' || return 1; done; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 WITH_SLURMDBD=${WITH_SLURMDBD:-1}
 NODE=$(hostname -s)
 getent hosts "$NODE" >/dev/null || echo "127.0.0.1 $NODE" >> /etc/hosts   # must resolve
@@ -20,15 +18,7 @@ DBPASS=${SLURM_DB_PASS:-slurmdbpass}
 
 pkgs="slurmctld slurmd slurm-client munge"   # PBS/Torque wrappers: see pbs_torque.sh
 [ "$WITH_SLURMDBD" = 1 ] && pkgs="$pkgs slurmdbd mariadb-server"
-installed $pkgs || {
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends $pkgs >/dev/null
-}
-alive() {  # pidfile comm: true if that pid is a live (non-zombie) process named comm
-  local p; p=$(cat "$1" 2>/dev/null) || return 1
-  ps -o stat=,comm= -p "$p" 2>/dev/null | grep -qE "^[^Z[:space:]]+[[:space:]]+$2\$"
-}
-waitfor() { for _ in $(seq "$1"); do eval "$2" >/dev/null 2>&1 && return 0; sleep 0.2; done; eval "$2"; }
+apt_install $pkgs
 
 # ---- munge (postinst already created /etc/munge/munge.key) ----
 [ -s /etc/munge/munge.key ] || /usr/sbin/mungekey --create --force
@@ -44,7 +34,10 @@ install -d -m 0755 /var/lib/slurm/slurmd
 if [ "$WITH_SLURMDBD" = 1 ]; then
   install -d -o mysql -g mysql /run/mysqld
   if ! mariadb -e 'select 1' >/dev/null 2>&1; then
+    # InnoDB sizes Slurm's accounting docs recommend (slurmdbd logs "Database settings not recommended
+    # values" otherwise); the default 50 s lock wait can stall slurmdbd's rollup on a freshly created DB
     setsid /usr/sbin/mariadbd --user=mysql --bind-address=127.0.0.1 --pid-file=/run/mysqld/mysqld.pid \
+      --innodb-buffer-pool-size=256M --innodb-lock-wait-timeout=900 \
       >>/var/log/mariadbd.log 2>&1 < /dev/null &
     waitfor 150 "mariadb -e 'select 1'"
   fi

@@ -2,8 +2,7 @@
 # Restart slurmctld only (e.g. in a test, while jobs are pending/running): SIGTERM, wait for the
 # process to exit, start it again, wait until `scontrol ping` says UP. Jobs survive (StateSaveLocation).
 # Prints the elapsed seconds. Run as root.
-set -euo pipefail
-alive() { local p; p=$(cat "$1" 2>/dev/null) || return 1; ps -o stat=,comm= -p "$p" 2>/dev/null | grep -qE "^[^Z[:space:]]+[[:space:]]+$2\$"; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 t0=$(date +%s.%N)
 if alive /run/slurmctld.pid slurmctld; then
   kill "$(cat /run/slurmctld.pid)"

@@ -2,19 +2,14 @@
 # OpenSSH server on 127.0.0.1:${SSH_PORT}, key-only auth, for a test user and root.
 # Idempotent; runs as root; no systemd needed (sshd is started directly).
 # Outputs (in $SSH_DIR): id_ed25519 (+ id_rsa, PEM) client keys, known_hosts, ssh_config, sshd.pid
-set -euo pipefail
-export DEBIAN_FRONTEND=noninteractive
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SSH_PORT=${SSH_PORT:-2222}
 SSH_USER=${SSH_USER:-clustrix}
 SSH_DIR=${SSH_DIR:-/tmp/clustrix-infra/ssh}
 
-installed() { for p in "$@"; do dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -qx 'install ok installed' || return 1; done; }
 # openssh-server: sshd; python3-venv: the SSH backend builds a venv remotely with Debian's
 # /usr/bin/python3 (root's `python3` may be a pyenv shim, the test user's is /usr/bin/python3)
-installed openssh-server python3-venv || {
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends openssh-server python3-venv >/dev/null
-}
+apt_install openssh-server python3-venv
 
 install -d -m 0755 "$SSH_DIR" /run/sshd
 # server host key + client keys (generated once)
@@ -56,10 +51,6 @@ LogLevel INFO
 EOF
 /usr/sbin/sshd -t -f "$SSH_DIR/sshd_config"
 
-alive() {  # pidfile comm: true if that pid is a live (non-zombie) process named comm
-  local p; p=$(cat "$1" 2>/dev/null) || return 1
-  ps -o stat=,comm= -p "$p" 2>/dev/null | grep -qE "^[^Z[:space:]]+[[:space:]]+$2\$"
-}
 if alive "$SSH_DIR/sshd.pid" sshd; then
   kill -HUP "$(cat "$SSH_DIR/sshd.pid")"   # reload config
 else

@@ -4,7 +4,7 @@
 # as root (plain shell here) and as $SSH_USER (over SSH, i.e. with exactly the environment a Clustrix
 # SSH session gets: non-login, non-interactive bash; SGE_ROOT is NOT set by this script).
 # Checks that each job ran as the submitting user and that python3 is found inside the job.
-set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SSH_PORT=${SSH_PORT:-2222}
 SSH_USER=${SSH_USER:-clustrix}
 SSH_DIR=${SSH_DIR:-/tmp/clustrix-infra/ssh}
