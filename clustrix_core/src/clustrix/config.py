@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import os
+import re
 import threading
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
@@ -39,10 +41,94 @@ class Setting:
     choices: tuple[Any, ...] | None = None
     check: Callable[[Any], Any] | None = None  # raises ConfigError on a bad value
     plugin: str = "clustrix"
+    #: range of a number: at least ``minimum``, more than ``above``, at most ``maximum``
+    minimum: float | None = None
+    above: float | None = None
+    maximum: float | None = None
+    #: characters no text in the value may hold: each would end a line of the job script
+    #: (newline, carriage return) or cut it short (NUL), so a value could inject a command
+    refused: str = "\n\r\x00"
+
+    def range_text(self) -> str:
+        """The allowed range in words ('1 to 65535', '0 or more', 'more than 0'), or ''."""
+        low = f"{self.minimum:g}" if self.minimum is not None else None
+        if low is not None and self.maximum is not None:
+            return f"{low} to {self.maximum:g}"
+        parts = [
+            f"{low} or more" if low is not None else "",
+            f"more than {self.above:g}" if self.above is not None else "",
+        ]
+        parts.append(f"at most {self.maximum:g}" if self.maximum is not None else "")
+        return " and ".join(p for p in parts if p)
+
+
+_CHARACTER_NAMES = {"\n": "a newline", "\r": "a carriage return", "\x00": "a NUL character"}
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _texts(value: Any) -> Iterable[str]:
+    """Every string inside a value: itself, a list's items, a mapping's keys and values."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _texts(key)
+            yield from _texts(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _texts(item)
+
+
+def _takes_lines(setting: Setting) -> bool:
+    return isinstance(setting.type, tuple) and list in setting.type
+
+
+def _check_text(setting: Setting, value: Any) -> None:
+    for text in _texts(value):
+        for char in setting.refused:
+            if char in text:
+                hint = " (give several lines as a list, one item per line)" if _takes_lines(setting) else ""
+                raise ConfigError(
+                    f"{setting.name}: {text!r} holds {_CHARACTER_NAMES.get(char, repr(char))}, which would end or "
+                    f"cut a line of the job script; remove it{hint}"
+                )
+
+
+def _check_range(setting: Setting, value: Any) -> None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return
+    if setting.minimum is None and setting.above is None and setting.maximum is None:
+        return
+    ok = math.isfinite(value)
+    ok = ok and (setting.minimum is None or value >= setting.minimum)
+    ok = ok and (setting.above is None or value > setting.above)
+    ok = ok and (setting.maximum is None or value <= setting.maximum)
+    if not ok:
+        raise ConfigError(f"{setting.name}={value!r} is out of range: it must be {setting.range_text()}")
 
 
 def _lines(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
+
+
+def _check_lines(name: str) -> Callable[[Any], None]:
+    def check(value: Any) -> None:
+        for line in _lines(value):
+            if not isinstance(line, str):
+                raise ConfigError(f"{name}: each line must be a string, not {line!r}")
+
+    return check
+
+
+def _check_env(value: Mapping[Any, Any]) -> None:
+    """Variable names a shell accepts; values are quoted wherever they are written."""
+    for name, item in value.items():
+        if not isinstance(name, str) or not _ENV_NAME.match(name):
+            raise ConfigError(
+                f"env: {name!r} is not a valid environment variable name (letters, digits and _, not first a digit)"
+            )
+        if not isinstance(item, (str, int, float)):
+            raise ConfigError(f"env: the value of {name} must be a string or a number, not {item!r}")
 
 
 S = Setting
@@ -52,7 +138,7 @@ CORE_SETTINGS: tuple[Setting, ...] = (
     S("cluster_host", str, None, "Host to reach over SSH; unset or 'localhost' runs here."),
     S("username", str, None, "SSH user (default: ~/.ssh/config, then the local user)."),
     S("key_file", str, None, "SSH private key file (default: ~/.ssh/config and agent)."),
-    S("port", int, None, "SSH port (default: ~/.ssh/config, then 22)."),
+    S("port", int, None, "SSH port (default: ~/.ssh/config, then 22).", minimum=1, maximum=65535),
     S("ssh_config", str, "~/.ssh/config", "OpenSSH client config file to honour."),
     S("known_hosts", str, "~/.ssh/known_hosts", "known_hosts file checked for host keys."),
     S(
@@ -65,16 +151,32 @@ CORE_SETTINGS: tuple[Setting, ...] = (
     S("remote_work_dir", str, None, "Job directories on the execution host (default: ~/.clustrix)."),
     S("python", str, None, "Python on the execution host (default: this one locally, else python3)."),
     S("home", str, None, "Local Clustrix directory: job store and job dirs (env CLUSTRIX_HOME)."),
-    S("poll_interval", float, 0.05, "First interval between status polls, seconds.", "behaviour"),
-    S("max_poll_interval", float, 10.0, "Longest interval between status polls, seconds.", "behaviour"),
+    S("poll_interval", float, 0.05, "First interval between status polls, seconds.", "behaviour", above=0),
+    S(
+        "max_poll_interval",
+        float,
+        10.0,
+        "Longest interval between status polls, seconds (not below poll_interval).",
+        "behaviour",
+        above=0,
+    ),
     S(
         "result_grace",
         float,
         60.0,
         "Seconds a batch job reported COMPLETED may take to show its result file (shared filesystems lag).",
         "behaviour",
+        minimum=0,
     ),
     S("keep_files", bool, False, "Keep job directories after a successful result.", "behaviour"),
+    S(
+        "max_log_bytes",
+        int,
+        10 * 1024 * 1024,
+        "Bytes of a job's stdout (and of its stderr) kept on disk: the first half and the last quarter; 0 keeps all.",
+        "behaviour",
+        minimum=0,
+    ),
     S(
         "executor",
         str,
@@ -83,22 +185,52 @@ CORE_SETTINGS: tuple[Setting, ...] = (
         "behaviour",
         choices=(None, "threads", "processes"),
     ),
-    S("max_workers", int, None, "Local backend: parallel workers (default: CPU count).", "behaviour"),
-    S("cores", int, 1, "CPU cores per call.", "resources"),
+    S("max_workers", int, None, "Local backend: parallel workers (default: CPU count).", "behaviour", minimum=1),
+    S("cores", int, 1, "CPU cores per call.", "resources", minimum=1),
     S("memory", (str, int), None, "Memory per call, e.g. '16GB', '512MB', '2Gi'.", "resources", check=parse_memory),
     S("time", (str, int), None, "Time limit, e.g. '02:00:00', '90m'.", "resources", check=parse_time),
     S("partition", str, None, "Scheduler partition (SLURM).", "resources"),
     S("queue", str, None, "Scheduler queue (PBS, SGE).", "resources"),
     S("account", str, None, "Account/project charged.", "resources"),
     S("qos", str, None, "Quality of service (SLURM).", "resources"),
-    S("gpus", int, None, "GPUs per call.", "resources"),
-    S("nodes", int, None, "Nodes per job.", "resources"),
+    S("gpus", int, None, "GPUs per call.", "resources", minimum=0),
+    S("nodes", int, None, "Nodes per job.", "resources", minimum=1),
     S("job_name", str, None, "Job name shown by the scheduler (default: the function name).", "resources"),
-    S("env", dict, {}, "Environment variables set in the job.", "resources"),
-    S("setup", (str, list), [], "Shell lines run before the function (module load ...).", "resources", check=_lines),
-    S("extra_directives", (str, list), [], "Scheduler directives added verbatim.", "resources", check=_lines),
-    S("tasks_per_job", int, None, "Calls run in a row by one array element (default: automatic).", "resources"),
-    S("max_concurrent", int, None, "At most this many array elements run at once.", "resources"),
+    S(
+        "env",
+        dict,
+        {},
+        "Environment variables set in the job (values are quoted).",
+        "resources",
+        check=_check_env,
+        refused="\x00",
+    ),
+    S(
+        "setup",
+        (str, list),
+        [],
+        "Shell lines run before the function (module load ...); no carriage return or NUL.",
+        "resources",
+        check=_check_lines("setup"),
+        refused="\r\x00",
+    ),
+    S(
+        "extra_directives",
+        (str, list),
+        [],
+        "Scheduler directives added verbatim, one per item (no newlines).",
+        "resources",
+        check=_check_lines("extra_directives"),
+    ),
+    S(
+        "tasks_per_job",
+        int,
+        None,
+        "Calls run in a row by one array element (default: automatic).",
+        "resources",
+        minimum=1,
+    ),
+    S("max_concurrent", int, None, "At most this many array elements run at once.", "resources", minimum=1),
 )
 
 
@@ -132,11 +264,13 @@ def coerce(setting: Setting, value: Any, where: str, from_text: bool = False) ->
             f"{where}: {setting.name}={value!r} is not one of "
             f"{', '.join(repr(c) for c in setting.choices if c is not None)}"
         )
-    if setting.check is not None:
-        try:
+    try:
+        _check_text(setting, value)
+        _check_range(setting, value)
+        if setting.check is not None:
             setting.check(value)
-        except ConfigError as exc:
-            raise ConfigError(f"{where}: {exc}") from None
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
     return value
 
 
@@ -266,8 +400,11 @@ def layers(decorator: Mapping[str, Any], table: Mapping[str, Setting], source: s
 
 
 def resolve(decorator: Mapping[str, Any], table: Mapping[str, Setting], source: str = "decorator") -> Resolved:
-    """Merge the layers; insert the selected profile below the layer that selected it."""
-    stack = layers(decorator, table, source)
+    """Merge the layers; insert the selected profile below the layer that selected it.
+
+    The top layer's values are checked here too, so a caller that did not check them
+    (``lifecycle.render``, ``lifecycle.submit``) cannot pass a bad value on."""
+    stack = layers(_checked(decorator, table, source), table, source)
     profiles: dict[str, dict[str, Any]] = {}
     for layer in reversed(stack):
         profiles.update(layer.profiles)
@@ -294,7 +431,18 @@ def resolve(decorator: Mapping[str, Any], table: Mapping[str, Setting], source: 
         sources.setdefault(key, "default")
     for key in ("setup", "extra_directives"):
         values[key] = _lines(values[key] or [])
+    _check_together(values, sources)
     return Resolved(values, sources)
+
+
+def _check_together(values: Mapping[str, Any], sources: Mapping[str, str]) -> None:
+    """Checks that involve more than one key (each may come from another layer)."""
+    low, high = values.get("poll_interval"), values.get("max_poll_interval")
+    if low is not None and high is not None and high < low:
+        raise ConfigError(
+            f"max_poll_interval={high!r} (from {sources['max_poll_interval']}) is below "
+            f"poll_interval={low!r} (from {sources['poll_interval']}); raise max_poll_interval or lower poll_interval"
+        )
 
 
 def check_decorator_kwargs(kwargs: Mapping[str, Any], table: Mapping[str, Setting]) -> dict[str, Any]:
