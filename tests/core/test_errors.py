@@ -91,10 +91,11 @@ def test_tampered_result_file_is_refused(tmp_path):
     from clustrix.outcome import read_outcomes
     from clustrix.runner import encode
 
+    key = b"k" * 32
     path = tmp_path / "0.pkl"
-    path.write_bytes(encode([("ok", 41)]).replace(b"K", b"L", 1)[:-1] + b"\x00")
-    with pytest.raises(ResultCorrupted, match="does not match its sha256"):
-        read_outcomes(path)
+    path.write_bytes(encode([("ok", 41)], key)[:-1] + b"\x00")
+    with pytest.raises(ResultCorrupted, match="does not match the job's key"):
+        read_outcomes(path, key)
     path.write_bytes(b"not a result")
     with pytest.raises(ResultCorrupted, match="bad header"):
-        read_outcomes(path)
+        read_outcomes(path, key)

@@ -54,6 +54,20 @@ class JobNotFound(ClustrixError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else "job not found"
+class ResultForged(ResultCorrupted):
+    """A result file is not authenticated by its job's key (altered, forged, or from an
+    older Clustrix); it is refused before anything in it is unpickled."""
+
+
+class ResultUnreadable(ClustrixError):
+    """An authenticated result cannot be unpickled here (its class exists only on the
+    execution host, or its ``__reduce__``/``__setstate__`` fails); the cause is chained."""
+
+
+class UnsafeWorkDir(ConfigError):
+    """The remote work directory (or a directory above it) can be changed by other users."""
+
+
 
 
 class JobFailed(ClustrixError):
@@ -124,3 +138,46 @@ class SubmissionRejected(JobFailed):
 
 class JobLost(JobFailed):
     what = "the job ended without writing a result and left no error information"
+
+
+class RemoteBaseException(JobFailed):
+    """The function raised a ``BaseException`` that is not an ``Exception`` (``SystemExit``,
+    ``KeyboardInterrupt``, ``GeneratorExit``): re-raised as is it would end the caller."""
+
+    what = "the function raised a BaseException that would end this process"
+
+
+class RemoteSystemExit(RemoteBaseException):
+    """The function called ``sys.exit()`` on the execution host; ``exit_code`` is its code."""
+
+    what = "the function called sys.exit() on the execution host"
+
+    def __init__(self, message: str = "", *, exit_code: Any = None, **kwargs: Any) -> None:
+        self.exit_code = exit_code
+        super().__init__(message, **kwargs)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        args = super().__reduce__()[1]
+        return (_rebuild_system_exit, (args, self.exit_code))
+
+
+def _rebuild_system_exit(args, exit_code):  # type: ignore[no-untyped-def]
+    err = _rebuild_job_failed(*args)
+    err.exit_code = exit_code
+    return err
+
+
+class RemoteKeyboardInterrupt(RemoteBaseException):
+    what = "the function raised KeyboardInterrupt on the execution host (interrupted there)"
+
+
+class RemoteGeneratorExit(RemoteBaseException):
+    what = "the function raised GeneratorExit on the execution host"
+
+
+class StoreError(ClustrixError):
+    """The job store (``jobs.sqlite`` in Clustrix's home) could not be read or written."""
+
+
+class StoreBusy(StoreError):
+    """Another process held the job store's lock for longer than the store waits."""

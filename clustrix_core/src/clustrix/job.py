@@ -10,6 +10,7 @@ On disk (the same layout locally and on the execution host)::
     WORK/blobs/SHA256             content-addressed payloads (function, element args)
     WORK/jobs/JOBID/manifest.json which blobs, which calls per element
     WORK/jobs/JOBID/runner.py     the runner (stdlib + cloudpickle only)
+    WORK/jobs/JOBID/key           the job's secret (0600): the runner signs results with it
     WORK/jobs/JOBID/results/E.pkl result or error of every call of element E
     WORK/jobs/JOBID/logs/E.out|err stdout/stderr of element E
 """
@@ -241,16 +242,35 @@ def package(
         chunk = calls[span.start : span.stop]
         elements.append({"blob": blobs.put(dumps_arguments(chunk, span.start)), "calls": [span.start, span.stop]})
     manifest = {
-        "format": 1,
+        "format": 2,
         "job_id": job_id,
         "function": blobs.put(func_blob),
         "function_name": job.function,
         "blobs": "../../blobs",
         "elements": elements,
         "created": job.created,
+        "max_log_bytes": int(settings.get("max_log_bytes") or 0),
     }
+    for directory in (home / "jobs", local_dir):
+        if not directory.exists():
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            directory.chmod(0o700)
     for sub in ("results", "logs", "status"):
-        (local_dir / sub).mkdir(parents=True, mode=0o700)
+        (local_dir / sub).mkdir(mode=0o700)
+    write_key(local_dir)
     (local_dir / "manifest.json").write_text(json.dumps(manifest, indent=1))
     shutil.copyfile(runner.__file__, local_dir / "runner.py")
     return job
+
+
+def write_key(job_dir: Path) -> None:
+    """The job's secret: 32 random bytes, 0600, staged with the job, never in the job store.
+
+    The runner signs the results with it (HMAC-SHA256) and the client checks them before
+    unpickling, so only a process that can read this file can produce a result.
+    """
+    fd = os.open(job_dir / runner.KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, secrets.token_bytes(32))
+    finally:
+        os.close(fd)

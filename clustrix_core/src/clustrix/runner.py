@@ -5,26 +5,43 @@
 Standard library + cloudpickle only, so it runs on any remote Python >= 3.8 without
 Clustrix installed; a copy of this file is staged into every job directory.
 
-The outcome file ``results/ELEMENT.pkl`` is ``b"CLUSTRIX1 <sha256 of the rest>\\n"``
-followed by a pickled list, one entry per call: ``("ok", value)`` or
-``("error", exception_or_None, type_name, message, traceback_text)``. It is written to a
-temporary file, fsynced and renamed, so a reader sees all of it or nothing.
+The outcome file ``results/ELEMENT.pkl`` is ``b"CLUSTRIX2 <HMAC-SHA256 of the rest>\\n"``
+followed by a plain pickle of a list of byte strings, one per call, each the cloudpickle
+of ``("ok", value)`` or ``("error", exception_or_None, type_name, message, traceback_text)``.
+The HMAC key is the job's own ``key`` file (made at packaging, readable only by the
+user), so the client can tell a result this job wrote from anything else before it
+unpickles a byte; one call per pickle, so a value the client cannot rebuild fails that
+call only. The file is written in full to a temporary name, size-checked, fsynced and
+renamed, so a reader sees all of it or nothing.
+
+The element's stdout and stderr, when they are files (``logs/E.out|err``), are bounded
+by the manifest's ``max_log_bytes``: fds 1 and 2 are pipes drained into the files, which
+keep the first and the last bytes and say how many were dropped between them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import hmac
 import json
 import os
+import pickle
+import select
 import socket
+import stat
 import sys
+import threading
 import time
 import traceback
+import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import cloudpickle
 
-MAGIC = b"CLUSTRIX1"
+MAGIC = b"CLUSTRIX2"
+KEY_FILE = "key"
 
 
 def load_blob(jobdir: str, manifest: dict, digest: str) -> object:
@@ -37,13 +54,13 @@ def load_blob(jobdir: str, manifest: dict, digest: str) -> object:
 
 
 def run_calls(func: Any, calls: Any) -> list:
+    """Outcomes of the calls; every exception is recorded, SystemExit and KeyboardInterrupt
+    included, so nothing the function raises ends the runner without a result."""
     outcomes: list = []
     for args, kwargs in calls:
         try:
             outcomes.append(("ok", func(*args, **kwargs)))
         except BaseException as exc:
-            if isinstance(exc, KeyboardInterrupt):
-                raise
             tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
             outcomes.append(("error", exc, _type_name(exc), str(exc), tb))
     return outcomes
@@ -53,64 +70,245 @@ def _type_name(exc: BaseException) -> str:
     return f"{type(exc).__module__}.{type(exc).__qualname__}"
 
 
-def encode(outcomes: list) -> bytes:
-    """Pickle the outcomes; an unpicklable value or exception becomes a described error."""
+def _dumps_entry(entry: tuple) -> bytes:
+    """One call's outcome; an unpicklable value or exception becomes a described error."""
     try:
-        body = cloudpickle.dumps(outcomes)
-    except Exception:
-        safe = []
-        for entry in outcomes:
-            try:
-                cloudpickle.dumps(entry)
-                safe.append(entry)
-            except Exception as exc:
-                if entry[0] == "ok":
-                    err = TypeError(
-                        f"the function returned a {type(entry[1]).__name__} that cannot be "
-                        f"pickled ({type(exc).__name__}: {exc})"
-                    )
-                    safe.append(("error", err, _type_name(err), str(err), ""))
-                else:
-                    safe.append(("error", None, entry[2], entry[3], entry[4]))
-        body = cloudpickle.dumps(safe)
-    return MAGIC + b" " + hashlib.sha256(body).hexdigest().encode() + b"\n" + body
+        return cloudpickle.dumps(entry)
+    except BaseException as exc:  # a __reduce__ may raise anything, SystemExit included
+        if entry[0] == "ok":
+            err = TypeError(
+                f"the function returned a {type(entry[1]).__name__} that cannot be "
+                f"pickled ({type(exc).__name__}: {exc})"
+            )
+            return cloudpickle.dumps(("error", err, _type_name(err), str(err), ""))
+        return cloudpickle.dumps(("error", None, entry[2], entry[3], entry[4]))
+
+
+def sign(key: bytes, body: bytes) -> bytes:
+    return hmac.new(key, body, hashlib.sha256).hexdigest().encode()
+
+
+def encode(outcomes: list, key: bytes) -> bytes:
+    """The result file: magic, HMAC of the body with the job's key, then the body."""
+    body = pickle.dumps([_dumps_entry(entry) for entry in outcomes], protocol=4)
+    return MAGIC + b" " + sign(key, body) + b"\n" + body
+
+
+def read_key(jobdir: str) -> bytes:
+    path = os.path.join(jobdir, KEY_FILE)
+    try:
+        with open(path, "rb") as f:
+            key = f.read()
+    except OSError as exc:
+        raise RuntimeError(
+            f"the job's key {path} cannot be read ({exc}); its result could not be authenticated"
+        ) from None
+    if len(key) < 16:
+        raise RuntimeError(f"the job's key {path} is empty or truncated; its result could not be authenticated")
+    return key
 
 
 def write_atomic(path: str, data: bytes) -> None:
+    """Write all of ``data`` to a temporary file, check its size, fsync, rename over ``path``.
+
+    A short write (file-size limit, full disk) raises and leaves neither ``path`` changed
+    nor the temporary file behind.
+    """
     tmp = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    view = memoryview(data)
     try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    dirfd = os.open(os.path.dirname(path), os.O_RDONLY)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            written = 0
+            while written < len(view):
+                n = os.write(fd, view[written : written + (1 << 30)])
+                if n <= 0:
+                    raise OSError(f"write to {tmp} made no progress after {written} of {len(view)} bytes")
+                written += n
+            size = os.fstat(fd).st_size
+            if size != len(view):
+                raise OSError(f"{tmp} holds {size} bytes after writing {len(view)}")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    dirfd = os.open(os.path.dirname(path) or ".", os.O_RDONLY)
     try:
         os.fsync(dirfd)
     finally:
         os.close(dirfd)
 
 
+def publish(path: str, outcomes: list, key: bytes) -> None:
+    """Write the outcomes; if that fails (disk full, file-size limit), try a small error
+    result naming why, and re-raise if even that cannot be written."""
+    data = encode(outcomes, key)
+    try:
+        write_atomic(path, data)
+    except OSError as exc:
+        err = OSError(f"the result ({len(data)} bytes) could not be written on the execution host: {exc}")
+        fallback = encode([("error", err, _type_name(err), str(err), "")] * len(outcomes), key)
+        try:
+            write_atomic(path, fallback)
+        except OSError:
+            raise exc from None
+        print(f"clustrix: {err}", file=sys.stderr)
+
+
+class BoundedLog:
+    """Appends to ``fd`` at most ``limit`` bytes: the first half as written, then a rolling
+    tail of a quarter of the limit, with one line saying how many bytes were dropped between.
+
+    Everything kept is on disk as soon as it is written (a job killed mid-output keeps its
+    latest lines); the file never exceeds ``limit`` plus that line.
+    """
+
+    def __init__(self, fd: int, limit: int) -> None:
+        self.fd, self.limit = fd, limit
+        self.base = os.lseek(fd, 0, os.SEEK_END)
+        self.head = limit // 2
+        self.window = max(1, limit // 4)
+        self.head_written = 0
+        self.tail = bytearray()  # what is on disk after the head (and after the marker, if any)
+        self.dropped = 0
+        self.lock = threading.Lock()
+
+    def write(self, data: bytes) -> None:
+        with self.lock:
+            if self.head_written < self.head:
+                first = data[: self.head - self.head_written]
+                self._append(first)
+                self.head_written += len(first)
+                data = data[len(first) :]
+            if not data:
+                return
+            if len(self.tail) + len(data) <= 2 * self.window:
+                self._append(data)
+                self.tail += data
+                return
+            joined = self.tail + data
+            self.dropped += len(joined) - self.window
+            self.tail = joined[-self.window :]
+            os.ftruncate(self.fd, self.base + self.head_written)
+            os.lseek(self.fd, 0, os.SEEK_END)
+            self._append(self.marker() + bytes(self.tail))
+
+    def marker(self) -> bytes:
+        return (
+            f"\n[clustrix: {self.dropped} bytes of output dropped here: only the first and the last "
+            f"bytes are kept (max_log_bytes={self.limit})]\n"
+        ).encode()
+
+    def _append(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.fd, view) :]
+
+
+def _drain(pipes: dict[int, BoundedLog]) -> None:
+    """Copy each pipe into its log until every pipe is closed by all its writers."""
+    while pipes:
+        ready, _, _ = select.select(list(pipes), [], [])
+        for read_fd in ready:
+            try:
+                chunk = os.read(read_fd, 1 << 16)
+                if chunk:
+                    pipes[read_fd].write(chunk)
+                    continue
+            except OSError:  # the log cannot be written (disk full): stop logging this stream
+                pass
+            os.close(read_fd)
+            del pipes[read_fd]
+
+
+@contextlib.contextmanager
+def bounded_output(limit: int) -> Iterator[None]:
+    """Bound what reaches fds 1 and 2 while the element runs, when they are files.
+
+    The fds are re-pointed at pipes that a forked drain process copies into
+    :class:`BoundedLog` writers, so C extensions and child processes are bounded too. The
+    drain runs in its own session: when the job is killed (time limit, cancel) it still
+    writes what was in the pipes, then ends. Only in the main thread: the fds belong to
+    the whole process.
+    """
+    targets = []
+    if limit > 0 and threading.current_thread() is threading.main_thread():
+        for fd in (1, 2):
+            with contextlib.suppress(OSError):
+                st = os.fstat(fd)
+                if stat.S_ISREG(st.st_mode):
+                    targets.append((fd, (st.st_dev, st.st_ino)))
+    if not targets:
+        yield
+        return
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    logs: dict[tuple[int, int], BoundedLog] = {}
+    pipes: dict[int, BoundedLog] = {}
+    write_ends: dict[int, int] = {}
+    for fd, inode in targets:
+        read_fd, write_ends[fd] = os.pipe()
+        pipes[read_fd] = logs.setdefault(inode, BoundedLog(fd, limit))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with a timer thread: the child only copies bytes
+        pid = os.fork()
+    if pid == 0:  # the drain process
+        code = 0
+        try:
+            os.setsid()
+            for write_fd in write_ends.values():
+                os.close(write_fd)
+            _drain(pipes)
+        except BaseException:
+            code = 1
+        os._exit(code)
+    saved = {fd: os.dup(fd) for fd in write_ends}
+    for read_fd in pipes:
+        os.close(read_fd)
+    for fd, write_fd in write_ends.items():
+        os.dup2(write_fd, fd)
+        os.close(write_fd)
+    try:
+        yield
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        for fd, copy in saved.items():
+            os.dup2(copy, fd)  # closes our end of the pipe: the drain sees the end once children let go
+            os.close(copy)
+        for _ in range(500):  # a child that outlives the element keeps its pipe: do not wait for it
+            if os.waitpid(pid, os.WNOHANG)[0]:
+                break
+            time.sleep(0.01)
+
+
 def run_element(jobdir: str, element: int) -> None:
     """Run every call of ``element`` and write ``results/ELEMENT.pkl``."""
     with open(os.path.join(jobdir, "manifest.json")) as f:
         manifest = json.load(f)
-    info = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
-    status = os.path.join(jobdir, "status", f"{element}.started")
-    with open(status, "w") as f:
-        json.dump(info, f)
-    spec = manifest["elements"][element]
-    try:
-        func = load_blob(jobdir, manifest, manifest["function"])
-        calls = load_blob(jobdir, manifest, spec["blob"])
-    except BaseException as exc:
-        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        n = spec["calls"][1] - spec["calls"][0]
-        outcomes = [("error", exc, _type_name(exc), str(exc), tb)] * n
-    else:
-        outcomes = run_calls(func, calls)
-    write_atomic(os.path.join(jobdir, "results", f"{element}.pkl"), encode(outcomes))
+    key = read_key(jobdir)
+    with bounded_output(int(manifest.get("max_log_bytes") or 0)):
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
+        status = os.path.join(jobdir, "status", f"{element}.started")
+        with open(status, "w") as f:
+            json.dump(info, f)
+        spec = manifest["elements"][element]
+        try:
+            func = load_blob(jobdir, manifest, manifest["function"])
+            calls = load_blob(jobdir, manifest, spec["blob"])
+        except BaseException as exc:
+            tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            n = spec["calls"][1] - spec["calls"][0]
+            outcomes = [("error", exc, _type_name(exc), str(exc), tb)] * n
+        else:
+            outcomes = run_calls(func, calls)
+        publish(os.path.join(jobdir, "results", f"{element}.pkl"), outcomes, key)
 
 
 def main(argv: list) -> int:

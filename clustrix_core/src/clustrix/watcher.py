@@ -20,7 +20,7 @@ from concurrent.futures import InvalidStateError
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import ClustrixError
+from .errors import ClustrixError, ResultCorrupted, ResultUnreadable
 from .job import Job, JobStatus, State
 from .outcome import read_outcomes
 
@@ -126,7 +126,11 @@ class Watcher:
                 if status.state == State.RUNNING:
                     job_states[w.job.job_id] = State.RUNNING
                 continue
-            self.target.hooks.clustrix_fetch(job=w.job, target=self.target, elements=ended)
+            try:
+                self.target.hooks.clustrix_fetch(job=w.job, target=self.target, elements=ended)
+            except Exception:  # this job's files could not be fetched: retry it next cycle, go on with the rest
+                log.warning("fetching the results of job %s failed; retrying", w.job.job_id, exc_info=True)
+                continue
             for element in ended:
                 self._settle(w, element, status, call_states, outcomes)
                 w.open_elements.discard(element)
@@ -156,15 +160,23 @@ class Watcher:
         call_states: dict[str, State],
         settled: list[tuple[ClusterFuture | None, bool, Any]],
     ) -> None:
+        """Give every call of an ended element its value or its error; never raises, so one
+        element that cannot be settled (a result unreadable here) fails its own calls only."""
         job, hooks = w.job, self.target.hooks
         outcomes: list[tuple] | None = None
-        corrupted: ClustrixError | None = None
+        unusable: ClustrixError | None = None
         path = job.result_path(element)
-        if path.exists():
-            try:
+        try:
+            if path.exists():
                 outcomes = read_outcomes(path)
-            except ClustrixError as exc:
-                corrupted = exc
+                expected = len(job.calls_of(element))
+                if len(outcomes) != expected:
+                    raise ResultCorrupted(f"{path} holds {len(outcomes)} outcomes for {expected} calls")
+        except ClustrixError as exc:
+            outcomes, unusable = None, exc
+        except Exception as exc:
+            outcomes, unusable = None, ResultUnreadable(f"{path} cannot be read: {type(exc).__name__}: {exc}")
+            unusable.__cause__ = exc
         for i in job.calls_of(element):
             outcome = outcomes[i - job.calls_of(element).start] if outcomes else None
             future = w.futures.get(i)
@@ -173,10 +185,19 @@ class Watcher:
                 settled.append((future, True, outcome[1]))
                 continue
             w.ok = False
-            error = corrupted or hooks.clustrix_extract_error(
-                job=job, target=self.target, call_index=i, status=status, outcome=outcome
-            )
-            state = State.FAILED if outcome is not None else status.of(element)
+            error: BaseException | None = unusable
+            if error is None:
+                try:
+                    error = hooks.clustrix_extract_error(
+                        job=job, target=self.target, call_index=i, status=status, outcome=outcome
+                    )
+                except Exception as exc:
+                    error = ClustrixError(
+                        f"job {job.call_id(i)} ended ({status.of(element).value}) but its error could not be "
+                        f"read: {type(exc).__name__}: {exc}"
+                    )
+                    error.__cause__ = exc
+            state = State.FAILED if outcome is not None or unusable is not None else status.of(element)
             call_states[job.call_id(i)] = State.CANCELLED if future is not None and future.cancelled() else state
             settled.append((future, False, error))
 
