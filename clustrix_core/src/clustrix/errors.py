@@ -181,3 +181,11 @@ class StoreError(ClustrixError):
 
 class StoreBusy(StoreError):
     """Another process held the job store's lock for longer than the store waits."""
+
+
+class StoreError(ClustrixError):
+    """The job store (``jobs.sqlite`` in Clustrix's home) could not be read or written."""
+
+
+class StoreBusy(StoreError):
+    """Another process held the job store's lock for longer than the store waits."""

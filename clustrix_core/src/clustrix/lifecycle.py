@@ -2,22 +2,32 @@
 
 Return and clean-up happen in the target's watcher when the job ends. ``attach``
 rebuilds futures for a job that another (maybe dead) process submitted.
+
+What the job store keeps: a job is recorded (SUBMITTING) before staging, so a crash
+cannot lose it. A configuration error found while staging or submitting (the backend
+never saw the job) removes the record and the job directory: the call raised, nothing
+ran, there is nothing to find later. Any other failure leaves the job recorded as FAILED,
+or REJECTED with the scheduler's reason. If the store cannot record the native id of a
+job the backend accepted, the job is cancelled and :class:`~clustrix.errors.StoreError`
+says where it ran, so no job runs unknown to Clustrix.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import shutil
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from . import config
 from .environment import captured_requirements, requirements_of
-from .errors import SubmissionRejected
+from .errors import ConfigError, StoreError, SubmissionRejected
 from .future import ClusterFuture
 from .job import Job, State, package
 from .plugins import manager
-from .store import open_store
+from .store import make_private, open_store
 from .target import Target, clustrix_home, target_for
 
 Call = tuple[tuple[Any, ...], dict[str, Any]]
@@ -41,6 +51,7 @@ def tasks_per_element(settings: Mapping[str, Any], n_calls: int) -> int:
 def submit(func: Callable[..., Any], calls: Sequence[Call], overrides: Mapping[str, Any]) -> list[ClusterFuture]:
     settings = dict(resolve(overrides).values)  # 1. resolve
     target = target_for(settings)
+    store = target.store  # opened first: it makes the home private before anything is written there
     if not target.is_local and settings.get("capture_requirements"):
         # what the environment step will replicate on the host: named and imported packages
         wanted = requirements_of(settings) + captured_requirements(func)
@@ -54,21 +65,59 @@ def submit(func: Callable[..., Any], calls: Sequence[Call], overrides: Mapping[s
         remote_work_dir=target.remote_work_dir,
         tasks_per_element=tasks_per_element(settings, len(calls)),
     )
-    target.store.record(job, target.key)  # 3. recorded before anything can be lost
+    make_private([job.local_dir, *(target.home / "blobs" / b for b in target.blobs_needed(job))])
+    store.record(job, target.key)  # 3. recorded before anything can be lost
     try:
         target.hooks.clustrix_stage(job=job, target=target)  # 4. stage (+ environment)
         native_id = target.hooks.clustrix_submit(job=job, target=target)  # 5. submit
         if native_id is None:
             raise RuntimeError(f"backend {target.backend!r} returned no id from clustrix_submit")
+    except ConfigError:
+        _forget(target, job)  # refused before the backend saw it: nothing to find later
+        raise
     except BaseException as exc:
         state = State.REJECTED if isinstance(exc, SubmissionRejected) else State.FAILED
-        target.store.set_states({job.call_id(i): state for i in range(job.n_calls)}, {job.job_id: state})
+        store.set_states({job.call_id(i): state for i in range(job.n_calls)}, {job.job_id: state})
         raise
     job.native_id = str(native_id)
-    target.store.set_native_id(job.job_id, job.native_id)
+    try:
+        store.set_native_id(job.job_id, job.native_id)
+    except Exception as exc:
+        raise _unrecorded(target, job, exc) from exc
     futures = [ClusterFuture(job, i, target) for i in range(job.n_calls)]
     target.watcher.watch(job, futures)  # 6. watch; 7. return and 8. clean up follow there
     return futures
+
+
+def _forget(target: Target, job: Job) -> None:
+    """Remove every trace of a job that a configuration error stopped before submission."""
+    with contextlib.suppress(Exception):
+        target.store.delete([job.job_id])
+    with contextlib.suppress(Exception):
+        if str(job.local_dir) != job.remote_dir:
+            target.hooks.clustrix_cleanup(job=job, target=target)
+    shutil.rmtree(job.local_dir, ignore_errors=True)
+
+
+def _unrecorded(target: Target, job: Job, cause: Exception) -> StoreError:
+    """The backend runs the job but the store could not record its id: cancel it rather
+    than leave it running unknown to every Clustrix command, and say what happened."""
+    where = f"{target.backend} id {job.native_id} on {target.settings.get('cluster_host') or 'this machine'}"
+    try:
+        target.hooks.clustrix_cancel(jobs=[job], target=target)
+    except Exception as exc:
+        fate = (
+            f"Cancelling it failed too ({type(exc).__name__}: {exc}), so it may still run: cancel it with "
+            f"the scheduler's own command; its files are in {job.remote_dir}."
+        )
+    else:
+        fate = "It was cancelled, so nothing runs unrecorded; submit again once the store can be written."
+        with contextlib.suppress(Exception):
+            target.store.set_job_state(job.job_id, State.CANCELLED)
+    return StoreError(
+        f"job {job.job_id} was submitted ({where}) but the job store {target.store.path} could not record "
+        f"it ({type(cause).__name__}: {cause}). {fate}"
+    )
 
 
 def render(

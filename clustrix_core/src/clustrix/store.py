@@ -5,6 +5,14 @@ mode with short ``BEGIN IMMEDIATE`` transactions and retries on "database is loc
 so many processes can submit and watch at once. The schema is versioned with
 ``PRAGMA user_version``; ``MIGRATIONS[i]`` takes version i to i+1 (append, never edit).
 
+The home is private whatever the umask: the home, ``jobs/`` and ``blobs/`` are 0700,
+the database and its ``-wal``/``-shm`` files 0600 (settings hold ``env`` values).
+A write waits at most ``BUSY_TIMEOUT`` seconds in all for a lock another process holds,
+then raises :class:`~clustrix.errors.StoreBusy` naming the holder when /proc/locks tells.
+On a network filesystem (NFS, SMB, Lustre, ...; read from /proc/mounts) WAL cannot
+work, as its shared-memory index is not shared between hosts: the store uses SQLite's
+rollback journal (``DELETE``) there instead.
+
 A job row holds what is needed to find and rebuild the job from any process: its
 function, backend, target (key, host, profile), native id, local and remote job dirs,
 resolved settings (resources included), state and timestamps; its calls (one per
@@ -14,19 +22,41 @@ future, ``JOBID.i`` within an array) have their own rows and states.
 from __future__ import annotations
 
 import json
+import os
 import random
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .errors import ClustrixError, JobNotFound
+from .errors import ClustrixError, JobNotFound, StoreBusy
 from .job import Job, State
 
 T = TypeVar("T")
-RETRIES = 50
+#: seconds a read or write of the store may wait in all for a lock held by another process
+BUSY_TIMEOUT = 60.0
+#: filesystem types (as in /proc/mounts) where SQLite's WAL mode does not work
+NETWORK_FILESYSTEMS = frozenset(
+    {
+        "nfs",
+        "nfs4",
+        "cifs",
+        "smb3",
+        "smbfs",
+        "ceph",
+        "glusterfs",
+        "fuse.glusterfs",
+        "fuse.sshfs",
+        "lustre",
+        "gpfs",
+        "beegfs",
+        "afs",
+        "9p",
+    }
+)
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -80,32 +110,169 @@ def _busy(exc: sqlite3.OperationalError) -> bool:
 
 
 def _backoff(attempt: int) -> None:
-    time.sleep(0.01 + random.random() * 0.05 * (attempt + 1))
+    time.sleep(0.01 + random.random() * 0.05 * min(attempt + 1, 20))
+
+
+def private_dir(path: Path) -> None:
+    """Create ``path`` (mode 0700), or take group/other access away from an existing one of ours."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _private(path)
+
+
+def _private(path: Path) -> None:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return
+    if info.st_mode & 0o077 and info.st_uid == os.getuid():
+        path.chmod(stat.S_IMODE(info.st_mode) & 0o700)
+
+
+def make_private(paths: Sequence[Path]) -> None:
+    """Take group/other access away from these files and directories and all they hold."""
+    for top in paths:
+        _private(top)
+        if top.is_dir() and not top.is_symlink():
+            for root, dirs, files in os.walk(top):
+                for name in dirs + files:
+                    _private(Path(root) / name)
+
+
+def _private_file(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 unless it exists; make an existing one 0600."""
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        _private(path)
+
+
+def _unescape_mount(field: str) -> str:
+    """/proc/mounts writes space, tab, newline and backslash in paths as octal escapes."""
+    for code in ("040", "011", "012", "134"):
+        field = field.replace("\\" + code, chr(int(code, 8)))
+    return field
+
+
+def filesystem_type(path: Path, mounts: str) -> str | None:
+    """Type of the filesystem holding ``path``, from the text of /proc/mounts."""
+    where = os.path.realpath(path)
+    best, best_type = "", None
+    for line in mounts.splitlines():
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        point = _unescape_mount(fields[1])
+        inside = where == point or where.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, best_type = point, fields[2]
+    return best_type
+
+
+def journal_mode_for(path: Path, mounts_file: Path) -> str:
+    """WAL on a local filesystem; the rollback journal (DELETE) on a network one."""
+    try:
+        mounts = mounts_file.read_text()
+    except OSError:
+        return "WAL"  # no /proc (not Linux): assume a local disk, as SQLite does
+    fs_type = filesystem_type(path, mounts)
+    if fs_type is not None and (fs_type in NETWORK_FILESYSTEMS or fs_type.startswith("nfs")):
+        return "DELETE"
+    return "WAL"
+
+
+def lock_holders(paths: Sequence[Path], locks_file: Path = Path("/proc/locks")) -> list[str]:
+    """Other processes holding a POSIX lock on any of these files, writers first:
+    'pid 123 (python3 sync.py)'. Empty when it cannot be told (no /proc, another host)."""
+    wanted = {}
+    for p in paths:
+        try:
+            info = p.stat()
+        except OSError:
+            continue
+        wanted[f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"] = p
+    try:
+        lines = locks_file.read_text().splitlines()
+    except OSError:
+        return []
+    found: dict[int, bool] = {}
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 6 or fields[1] == "->":  # "->": a process waiting, not holding
+            continue
+        kind, pid_text, device = fields[3], fields[4], fields[5]
+        if device not in wanted or not pid_text.isdigit() or int(pid_text) in (0, os.getpid()):
+            continue
+        found[int(pid_text)] = found.get(int(pid_text), False) or kind == "WRITE"
+    described = []
+    for pid in sorted(found, key=lambda p: not found[p]):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            command = ""
+        described.append(f"pid {pid}" + (f" ({command[:120]})" if command else ""))
+    return described
 
 
 class Store:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, busy_timeout: float = BUSY_TIMEOUT, mounts: Path = Path("/proc/mounts")) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.busy_timeout = busy_timeout
+        private_dir(path.parent)
+        for sub in ("jobs", "blobs"):
+            private_dir(path.parent / sub)
+        _private_file(path)  # SQLite gives the -wal/-shm files the database file's mode
+        for suffix in ("-wal", "-shm", "-journal"):
+            _private(path.with_name(path.name + suffix))
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        self._db = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
         self._db.row_factory = sqlite3.Row
-        self._retry(lambda: self._db.execute("PRAGMA journal_mode=WAL"))
-        self._db.execute("PRAGMA busy_timeout=30000")
+        self._waiting_ms = -1
+        #: "WAL", or "DELETE" on a network filesystem where WAL cannot work
+        self.journal_mode = journal_mode_for(path, mounts)
+        self._retry(lambda: self._db.execute(f"PRAGMA journal_mode={self.journal_mode}"))
         self._db.execute("PRAGMA foreign_keys=ON")
         self._migrate()
 
     def _retry(self, action: Callable[[], T]) -> T:
-        """Run ``action`` again on 'database is locked' (busy_timeout covers most cases)."""
-        for attempt in range(RETRIES):
+        """Run ``action``, again on 'database is locked', for at most ``busy_timeout`` s in all.
+
+        SQLite's busy handler waits for the lock within one attempt; the retries cover
+        the cases where SQLite reports busy at once (e.g. a WAL snapshot that moved).
+        """
+        deadline = time.monotonic() + self.busy_timeout
+        attempt = 0
+        while True:
             try:
                 with self._lock:
+                    self._wait_at_most(deadline - time.monotonic())
                     return action()
             except sqlite3.OperationalError as exc:
-                if not _busy(exc) or attempt == RETRIES - 1:
+                if not _busy(exc):
                     raise
+                if time.monotonic() >= deadline:
+                    raise self._busy_error(exc) from exc
             _backoff(attempt)
-        raise AssertionError("unreachable")
+            attempt += 1
+
+    def _wait_at_most(self, seconds: float) -> None:
+        """Let SQLite's busy handler wait no longer than the time left (changed only when it must)."""
+        ms = max(0, int(seconds * 1000))
+        if self._waiting_ms < 0 or ms < self._waiting_ms or ms - self._waiting_ms > 1000:
+            self._db.execute(f"PRAGMA busy_timeout={ms}")
+            self._waiting_ms = ms
+
+    def _busy_error(self, exc: sqlite3.OperationalError) -> StoreBusy:
+        files = [self.path, self.path.with_name(self.path.name + "-shm")]
+        holders = lock_holders(files)
+        held = (
+            f"held by {', '.join(holders)}"
+            if holders
+            else "held by another process (which one, /proc/locks does not tell)"
+        )
+        return StoreBusy(
+            f"the job store {self.path} stayed locked for {self.busy_timeout:g} s ({exc}); the lock is "
+            f"{held}. Retry once it is released, or stop that process if it hangs."
+        )
 
     def _transaction(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
         self._db.execute("BEGIN IMMEDIATE")

@@ -1,0 +1,36 @@
+"""The local home and job store are private whatever the umask: env values are secrets."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from clustrix import cluster
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_home_jobs_store_and_blobs_are_private_under_umask_022(clustrix_home: Path) -> None:
+    assert _mode(clustrix_home) == 0o755  # as a user's existing home may be
+    old = os.umask(0o022)
+    try:
+
+        @cluster(cluster_type="local", env={"API_TOKEN": "s3cret"}, keep_files=True)
+        def token() -> str:
+            return os.environ.get("API_TOKEN", "")
+
+        future = token.submit()
+        future.result(timeout=60)
+    finally:
+        os.umask(old)
+    job_dir = future.job.local_dir
+    dirs = [clustrix_home, clustrix_home / "jobs", job_dir, clustrix_home / "blobs"]
+    assert {str(d): oct(_mode(d)) for d in dirs} == {str(d): oct(0o700) for d in dirs}
+    files = [job_dir / "manifest.json", job_dir / "runner.py", clustrix_home / "jobs.sqlite"]
+    files += [p for p in clustrix_home.glob("jobs.sqlite-*")]
+    files += list((clustrix_home / "blobs").iterdir())
+    assert len(files) > 4
+    assert {str(f): oct(_mode(f)) for f in files} == {str(f): oct(0o600) for f in files}
