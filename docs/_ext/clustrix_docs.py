@@ -70,6 +70,8 @@ class SettingsDirective(SphinxDirective):
                 meaning = _escape(s.help)
                 if s.choices:
                     meaning += " One of: " + ", ".join(f"``{c!r}``" for c in s.choices if c is not None) + "."
+                if s.range_text():
+                    meaning += f" Range: {s.range_text()}."
                 lines += [
                     f"   * - .. _setting-{s.name}:",
                     "",

@@ -266,9 +266,9 @@ def coerce(setting: Setting, value: Any, where: str, from_text: bool = False) ->
         )
     try:
         _check_text(setting, value)
-        _check_range(setting, value)
         if setting.check is not None:
             setting.check(value)
+        _check_range(setting, value)
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     return value

@@ -40,14 +40,6 @@ def _check_str_map(name: str) -> Any:
     return check
 
 
-def _positive(name: str) -> Any:
-    def check(value: int) -> None:
-        if value < 0:
-            raise ConfigError(f"{name}: must be 0 or more, not {value}")
-
-    return check
-
-
 def _S(name: str, type_: Any, default: Any, help_: str, group: str = "resources", **kw: Any) -> Setting:
     return Setting(name, type_, default, help_, group, plugin=PLUGIN, **kw)
 
@@ -89,7 +81,7 @@ SETTINGS: tuple[Setting, ...] = (
         int,
         0,
         "Kubernetes: pod retries before the Job fails (0: a failed pod is a failed call).",
-        check=_positive("k8s_backoff_limit"),
+        minimum=0,
     ),
     _S(
         "k8s_ttl_seconds",
@@ -97,7 +89,7 @@ SETTINGS: tuple[Setting, ...] = (
         DEFAULT_TTL_SECONDS,
         "Kubernetes: ttlSecondsAfterFinished; finished Jobs not cleaned up by Clustrix go after this.",
         "behaviour",
-        check=_positive("k8s_ttl_seconds"),
+        minimum=0,
     ),
     _S(
         "k8s_max_result_bytes",
@@ -105,7 +97,7 @@ SETTINGS: tuple[Setting, ...] = (
         DEFAULT_MAX_RESULT_BYTES,
         "Kubernetes: largest pickled result per element read back through the pod log.",
         "behaviour",
-        check=_positive("k8s_max_result_bytes"),
+        minimum=0,
     ),
     _S(
         "k8s_install_cloudpickle",
