@@ -90,7 +90,8 @@ class BatchScheduler:
 
     def __init__(self) -> None:
         self._array_limits: dict[str, int] = {}
-        self._completed_without_result: dict[tuple[str, int], float] = {}
+        #: (job id, element, grace setting) -> when the element started waiting under that grace
+        self._waiting_since: dict[tuple[str, int, str], float] = {}
         self._lock = threading.Lock()
 
     # --- what a scheduler plugin supplies ---------------------------------------------
@@ -165,6 +166,8 @@ class BatchScheduler:
         ]
 
     def _array_limit(self, target: Target) -> int:
+        if target.dry_run:  # rendering asks the scheduler nothing: one chunk, as without a limit
+            return 1 << 31
         with self._lock:
             if target.key not in self._array_limits:
                 self._array_limits[target.key] = max(1, self.max_array_size(target))
@@ -275,33 +278,51 @@ class BatchScheduler:
         answer = {}
         for job in jobs:
             elements = states[job.job_id]
+            reasons = [r for nid in (job.native_id or "").split(",") if nid and (r := self.reason(nid))]
             for key, element in mappings[job.job_id].items():
                 if element not in elements and key[0] in vanished:
                     found = final.get(key, final.get((key[0], None)))
                     # unknown to accounting too: treat as lost, unless it is a fresh submit
                     elements[element] = found if found is not None else State.LOST
+                    if not self._accounting_caught_up(job, element, elements[element]):
+                        elements[element] = State.LOST
+                        reasons.append(
+                            f"the scheduler no longer lists job {key[0]} and its accounting still said "
+                            f"{found} after accounting_grace ({job.settings.get('accounting_grace')} s)"
+                        )
             self._await_lagging_results(job, elements, listing.get(f"{job.remote_dir}/results", set()))
             overall = State.RUNNING if any(not s.terminal for s in elements.values()) else State.COMPLETED
-            reasons = [r for nid in (job.native_id or "").split(",") if nid and (r := self.reason(nid))]
             answer[job.job_id] = JobStatus(overall, elements, "; ".join(reasons))
         return answer
+
+    def _waiting(self, job: Job, element: int, grace_setting: str, waits: bool) -> bool:
+        """True while ``element`` has waited (``waits``) for less than the job's ``grace_setting``
+        seconds; the clock starts at the first cycle it waits and stops when it no longer does."""
+        key = (job.job_id, element, grace_setting)
+        if not waits:
+            self._waiting_since.pop(key, None)
+            return False
+        first = self._waiting_since.setdefault(key, time.monotonic())
+        if time.monotonic() - first < float(job.settings.get(grace_setting) or 0):
+            return True
+        del self._waiting_since[key]
+        return False
+
+    def _accounting_caught_up(self, job: Job, element: int, state: State) -> bool:
+        """False once accounting has called a job the scheduler no longer lists non-final for
+        longer than ``accounting_grace``: accounting records a job's end asynchronously, but a
+        record that never ends (a runaway record) must not keep a future waiting forever."""
+        waits = not state.terminal
+        return self._waiting(job, element, "accounting_grace", waits) or not waits
 
     def _await_lagging_results(self, job: Job, elements: dict[int, State], have: set[str]) -> None:
         """Hold a COMPLETED element whose result file is not visible yet as RUNNING, for up to
         ``result_grace`` seconds: on a shared filesystem the file written on the compute node
         can show up on the submit host after the scheduler reports the job done."""
-        grace = float(job.settings.get("result_grace") or 0)
-        now = time.monotonic()
         for element, state in elements.items():
-            key = (job.job_id, element)
-            if state != State.COMPLETED or f"{element}.pkl" in have:
-                self._completed_without_result.pop(key, None)
-                continue
-            first = self._completed_without_result.setdefault(key, now)
-            if now - first < grace:
+            waits = state == State.COMPLETED and f"{element}.pkl" not in have
+            if self._waiting(job, element, "result_grace", waits):
                 elements[element] = State.RUNNING
-            else:
-                self._completed_without_result.pop(key, None)
 
     @hookimpl
     def clustrix_cancel(self, jobs: Sequence[Job], target: Target) -> bool:

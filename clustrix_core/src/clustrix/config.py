@@ -120,6 +120,14 @@ def _check_lines(name: str) -> Callable[[Any], None]:
     return check
 
 
+def _check_work_dir(value: str) -> None:
+    if value.startswith("~") and not (value == "~" or value.startswith("~/")):
+        raise ConfigError(
+            f"remote_work_dir: {value!r} names another user's home, which Clustrix does not look up; "
+            "write an absolute path, or one under your own home ('~/dir' or 'dir')"
+        )
+
+
 def _check_env(value: Mapping[Any, Any]) -> None:
     """Variable names a shell accepts; values are quoted wherever they are written."""
     for name, item in value.items():
@@ -148,7 +156,13 @@ CORE_SETTINGS: tuple[Setting, ...] = (
         "'strict' refuses hosts not in known_hosts; 'accept-new' records a new host's key.",
         choices=("strict", "accept-new"),
     ),
-    S("remote_work_dir", str, None, "Job directories on the execution host (default: ~/.clustrix)."),
+    S(
+        "remote_work_dir",
+        str,
+        None,
+        "Job directories on the execution host (default: ~/.clustrix); a relative path is under the home directory.",
+        check=_check_work_dir,
+    ),
     S("python", str, None, "Python on the execution host (default: this one locally, else python3)."),
     S("home", str, None, "Local Clustrix directory: job store and job dirs (env CLUSTRIX_HOME)."),
     S("poll_interval", float, 0.05, "First interval between status polls, seconds.", "behaviour", above=0),
@@ -165,6 +179,15 @@ CORE_SETTINGS: tuple[Setting, ...] = (
         float,
         60.0,
         "Seconds a batch job reported COMPLETED may take to show its result file (shared filesystems lag).",
+        "behaviour",
+        minimum=0,
+    ),
+    S(
+        "accounting_grace",
+        float,
+        300.0,
+        "Seconds a batch job the scheduler no longer lists may stay non-final in accounting before "
+        "it counts as lost (accounting records a job's end asynchronously).",
         "behaviour",
         minimum=0,
     ),

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import cloudpickle
 
-from . import environment, errors
+from . import environment, errors, workdir
 from .hookspecs import hookimpl
 from .job import JobStatus, State
 from .outcome import exception_of
@@ -171,6 +171,7 @@ class ProcessesByDefault:
 
 
 PLUGINS: tuple[tuple[str, object], ...] = (
+    ("clustrix.work-dir", workdir.plugin),
     ("clustrix.transport-files", TransportFiles()),
     ("clustrix.remote-exception", RemoteExceptionReader()),
     ("clustrix.generic-error", GenericError()),

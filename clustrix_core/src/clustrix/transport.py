@@ -8,6 +8,7 @@ host. Commands are argument lists; a transport that needs a shell line joins the
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
@@ -83,8 +84,10 @@ class Transport(ABC):
         return found
 
     def mkdirs(self, paths: Iterable[str]) -> None:
-        """Create directories (and parents) with mode 0700."""
-        self.run(["mkdir", "-p", "-m", "700", *paths]).check()
+        """Create directories (and parents) with mode 0700 (``-m`` would apply to the last one only)."""
+        paths = list(paths)
+        if paths:
+            self.run(["sh", "-c", 'umask 077 && mkdir -p -- "$@"', "sh", *paths]).check()
 
     def remove_tree(self, path: str) -> None:
         self.run(["rm", "-rf", "--", path]).check()
@@ -157,8 +160,15 @@ class LocalTransport(Transport):
         return str(Path.home())
 
     def mkdirs(self, paths: Iterable[str]) -> None:
-        for p in paths:
-            os.makedirs(p, mode=0o700, exist_ok=True)
+        for p in paths:  # each missing parent 0700 too (os.makedirs gives parents the umask's mode)
+            missing = []
+            path = Path(p)
+            while not path.exists() and path != path.parent:
+                missing.append(path)
+                path = path.parent
+            for directory in reversed(missing):
+                with contextlib.suppress(FileExistsError):
+                    directory.mkdir(mode=0o700)
 
     def remove_tree(self, path: str) -> None:
         shutil.rmtree(path, ignore_errors=True)

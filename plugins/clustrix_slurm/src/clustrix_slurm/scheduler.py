@@ -126,30 +126,32 @@ class SlurmScheduler(BatchScheduler):
         return parsing.parse_table(done.stdout, native_ids)
 
     def finished(self, native_ids: Sequence[str], target: Target) -> TaskStates:
-        """Accounting for jobs the controller forgot: sacct, else ``scontrol show job``."""
-        ids = ",".join(native_ids)
-        argv = [
-            self.command(target, "sacct"),
-            "-X",
-            "-n",
-            "-P",
-            "-j",
-            ids,
-            "-o",
-            "JobID,State",
-        ]
+        """Final states of jobs squeue no longer lists: sacct, then the controller's memory.
+
+        slurmdbd learns a job's end from slurmctld asynchronously (its agent queue: seconds
+        under load, longer while slurmdbd is down or rolling up), so sacct may still say
+        RUNNING for a job that has ended. For those, and for every job when accounting is
+        off, ``scontrol show job`` (which remembers jobs for MinJobAge) has the last word.
+        """
+        states = self._accounting(native_ids, target)
+        unsettled = [nid for nid in native_ids if not _settled(states, nid)]
+        if unsettled:
+            done = self.run(target, [self.command(target, "scontrol"), "show", "job", "-o"])
+            if done.returncode == 0:
+                for key, state in parsing.parse_scontrol_jobs(done.stdout, unsettled).items():
+                    if state.terminal or key not in states:
+                        states[key] = state
+        return states
+
+    def _accounting(self, native_ids: Sequence[str], target: Target) -> TaskStates:
+        """sacct's states for these jobs; empty when accounting is off or fails."""
+        argv = [self.command(target, "sacct"), "-X", "-n", "-P", "-j", ",".join(native_ids), "-o", "JobID,State"]
         done = self.run(target, argv)
         if done.returncode == 0:
             return parsing.parse_table(done.stdout, native_ids)
         if parsing.ACCOUNTING_DISABLED not in done.stderr + done.stdout:
-            log.warning(
-                "sacct failed (%s); asking scontrol",
-                (done.stderr or done.stdout).strip(),
-            )
-        done = self.run(target, [self.command(target, "scontrol"), "show", "job", "-o"])
-        if done.returncode != 0:
-            return {}
-        return parsing.parse_scontrol_jobs(done.stdout, native_ids)
+            log.warning("sacct failed (%s); asking scontrol", (done.stderr or done.stdout).strip())
+        return {}
 
     def cancel_argv(self, native_ids: Sequence[str], target: Target) -> list[str]:
         return [self.command(target, "scancel"), *native_ids]
@@ -170,3 +172,9 @@ class SlurmScheduler(BatchScheduler):
         native, task = where
         name = native if task is None else f"{native}_{task}"
         return [f"{job.remote_dir}/logs/slurm-{name}.err"]
+
+
+def _settled(states: TaskStates, native_id: str) -> bool:
+    """Every known task of this job is in a final state (and at least one is known)."""
+    mine = [state for (nid, _), state in states.items() if nid == native_id]
+    return bool(mine) and all(state.terminal for state in mine)
