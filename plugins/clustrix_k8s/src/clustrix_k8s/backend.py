@@ -46,6 +46,29 @@ class _Bounded(OrderedDict):  # type: ignore[type-arg]
             self.popitem(last=False)
 
 
+CONTROLLER_UID_LABELS = ("batch.kubernetes.io/controller-uid", "controller-uid")
+
+
+def pods_by_controller(pods: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Pods by the uid of the Job controlling them: its controller-uid label (set by the Job
+    controller, and the Job's own selector) must agree with the controlling owner reference.
+    Labels such as job-name can be set by anyone who can create a pod; the uid cannot be
+    chosen, so a look-alike pod is never mistaken for one of a job's."""
+    found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for pod in pods:
+        meta = pod.get("metadata") or {}
+        labels = meta.get("labels") or {}
+        uid = next((labels[k] for k in CONTROLLER_UID_LABELS if labels.get(k)), None)
+        owners = [
+            o
+            for o in meta.get("ownerReferences") or []
+            if o.get("controller") and o.get("kind") == "Job" and o.get("uid") == uid
+        ]
+        if uid and owners:
+            found[uid].append(pod)
+    return found
+
+
 class K8sBackend:
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -122,7 +145,8 @@ class K8sBackend:
 
     @hookimpl
     def clustrix_status(self, jobs: Sequence[Job], target: Target) -> dict[str, JobStatus]:
-        """Two list calls per namespace (Jobs, pods), by the managed-by label, for all jobs."""
+        """Two list calls per namespace (Jobs, pods), by the managed-by label, for all jobs;
+        a job's pods are those its Job controls (by uid), whatever their labels say."""
         groups: dict[Cluster, list[tuple[Job, str]]] = defaultdict(list)
         answer: dict[str, JobStatus] = {}
         for job in jobs:
@@ -138,12 +162,11 @@ class K8sBackend:
             job_objs = json.loads(api.batch.list_namespaced_job(cluster.namespace, **kw).data)["items"]
             pods = json.loads(api.core.list_namespaced_pod(cluster.namespace, **kw).data)["items"]
             by_name = {o["metadata"]["name"]: o for o in job_objs}
-            pods_of: dict[str, list[dict[str, Any]]] = defaultdict(list)
-            for pod in pods:
-                owner = (pod["metadata"].get("labels") or {}).get("job-name")
-                pods_of[owner or ""].append(pod)
+            pods_of = pods_by_controller(pods)
             for job, name in members:
-                status = job_status(job, by_name.get(name), pods_of.get(name, []), job.job_id in self._cancelled)
+                obj = by_name.get(name)
+                mine = pods_of.get(obj["metadata"].get("uid") or "", []) if obj else []
+                status = job_status(job, obj, mine, job.job_id in self._cancelled)
                 answer[job.job_id] = status
                 with self._lock:
                     self._observed.remember(job.job_id, status)

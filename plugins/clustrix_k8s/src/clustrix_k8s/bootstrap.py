@@ -7,7 +7,7 @@ lacks it and CLUSTRIX_CLOUDPICKLE names a version). The payload Secret is mounte
 read-only next to this file; the job directory is built in the writable emptyDir
 CLUSTRIX_WORK. The element is JOB_COMPLETION_INDEX (Indexed Job).
 
-The result file (already digest-stamped by the runner) is printed to stdout as base64
+The result file (signed by the runner with the job's key, from the Secret) is printed to stdout as base64
 between marker lines carrying its length and sha256: the pod log is the one channel
 out of a pod that needs no shared storage. The client checks both before using it.
 """
@@ -52,6 +52,13 @@ def job_dir(payload, work):
     with open(os.path.join(jobdir, "manifest.json"), "w") as f:
         json.dump(manifest, f)
     shutil.copyfile(os.path.join(payload, "runner.py"), os.path.join(jobdir, "runner.py"))
+    with open(os.path.join(payload, "key"), "rb") as f:
+        key = f.read()
+    fd = os.open(os.path.join(jobdir, "key"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, key)  # the runner signs the result with it; the client checks before unpickling
+    finally:
+        os.close(fd)
     return manifest["job_id"], jobdir
 
 

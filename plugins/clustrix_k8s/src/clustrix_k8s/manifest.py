@@ -20,6 +20,7 @@ import cloudpickle
 from clustrix.errors import ConfigError, SubmissionRejected
 from clustrix.job import Job
 from clustrix.quantities import parse_memory, parse_time
+from clustrix.runner import KEY_FILE
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGER = "clustrix"
@@ -119,13 +120,20 @@ def bootstrap_source() -> bytes:
 
 
 def payload(job: Job, blob_dir: Any) -> dict[str, bytes]:
-    """The files the pod needs: manifest, runner, bootstrap and the job's blobs."""
+    """The files the pod needs: manifest, runner, bootstrap, the job's key and its blobs.
+
+    The key (with which the runner signs the result the pod prints) travels in the
+    payload Secret: readable by whoever may read Secrets in the namespace or exec into
+    the pod, who could equally change what the job runs; the pod log alone, readable
+    more widely, never holds it.
+    """
     manifest = json.loads((job.local_dir / "manifest.json").read_text())
     digests = sorted({manifest["function"], *(e["blob"] for e in manifest["elements"])})
     files = {
         "manifest.json": (job.local_dir / "manifest.json").read_bytes(),
         "runner.py": (job.local_dir / "runner.py").read_bytes(),
         "bootstrap.py": bootstrap_source(),
+        KEY_FILE: (job.local_dir / KEY_FILE).read_bytes(),
     }
     for digest in digests:
         files[digest] = (blob_dir / digest).read_bytes()
