@@ -28,7 +28,7 @@ from .future import ClusterFuture
 from .job import Job, State, package
 from .plugins import manager
 from .store import make_private, open_store
-from .target import Target, clustrix_home, target_for
+from .target import RENDER_HOME, Target, clustrix_home, target_for
 
 Call = tuple[tuple[Any, ...], dict[str, Any]]
 
@@ -124,7 +124,12 @@ def render(
     func: Callable[..., Any], calls: Sequence[Call], overrides: Mapping[str, Any], home: Path
 ) -> tuple[Job, str | None]:
     """Package these calls in ``home`` and return the job with the script its backend would
-    submit (None for a backend without scripts); nothing is submitted, no host contacted."""
+    submit (None for a backend without scripts); nothing is submitted, no host contacted.
+
+    The script comes from the same code as at submission (configuration checks, the
+    backend's directive and path checks), so what render refuses, submit refuses, and the
+    reverse. A remote home directory, not asked for, is shown as ``$HOME``.
+    """
     settings = dict(resolve(overrides).values)
     target = Target(settings, dry_run=True)  # BackendNotInstalled here names the package to install
     job = package(
@@ -136,7 +141,8 @@ def render(
         remote_work_dir=target.remote_work_dir,
         tasks_per_element=tasks_per_element(settings, len(calls)),
     )
-    return job, target.hooks.clustrix_render(job=job, target=target)
+    script = target.hooks.clustrix_render(job=job, target=target)
+    return job, None if script is None else script.replace(RENDER_HOME, "$HOME")
 
 
 def attach(job_id: str, *, home: str | None = None) -> ClusterFuture:

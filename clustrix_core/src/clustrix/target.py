@@ -28,6 +28,11 @@ def clustrix_home(settings: Mapping[str, Any] | None = None) -> Path:
     return Path(configured or platformdirs.user_data_dir("clustrix")).expanduser()
 
 
+#: the remote home directory while rendering (the host is not asked): plain characters, so
+#: a job script is checked as at submission; ``lifecycle.render`` shows it as ``$HOME``
+RENDER_HOME = "/clustrix-render-home"
+
+
 def is_local_host(host: str | None) -> bool:
     return host in (None, "", "localhost")
 
@@ -58,16 +63,23 @@ class Target:
 
     @cached_property
     def remote_work_dir(self) -> str:
-        configured = self.settings.get("remote_work_dir")
-        if configured:
-            if configured.startswith("~/"):
-                return f"{self.transport.home()}/{configured[2:]}"
-            return str(configured)
-        if self.is_local:
-            return str(self.home)
-        if self.dry_run:
-            return "$HOME/.clustrix"
-        return f"{self.transport.home()}/.clustrix"
+        """Absolute path of the job directories on the execution host.
+
+        ``remote_work_dir`` as given when absolute; under the host's home directory when it
+        starts with ``~/`` or is relative (a job script ``cd``s into its job directory, so a
+        relative path would be applied twice); default ``~/.clustrix`` (on this machine: the
+        Clustrix home). Rendering uses :data:`RENDER_HOME` for a remote home it does not ask for.
+        """
+        configured = str(self.settings.get("remote_work_dir") or "")
+        if not configured:
+            if self.is_local:
+                return str(self.home)
+            configured = ".clustrix"
+        if configured.startswith("/"):
+            return configured
+        under_home = configured.removeprefix("~").lstrip("/") if configured.startswith("~") else configured
+        home = RENDER_HOME if self.dry_run and not self.is_local else self.transport.home()
+        return f"{home.rstrip('/')}/{under_home}".rstrip("/")
 
     @property
     def python(self) -> str:

@@ -32,6 +32,16 @@ def _value(key: str, value: object) -> str:
     return directive_value(key, value, "PBS")
 
 
+def check_remote_dir(path: str) -> None:
+    """A job directory qsub can take: ``-o``/``-e`` paths (on the command line, ``host:path``
+    syntax) cannot carry whitespace or ':'."""
+    if any(c.isspace() or c == ":" for c in path):
+        raise ConfigError(
+            f"remote_work_dir: {path!r} holds whitespace or ':', which qsub -o/-e paths cannot carry; "
+            "choose a remote_work_dir without them"
+        )
+
+
 class PBSScheduler(BatchScheduler):
     prefix = "#PBS"
     #: PBS Pro and the Slurm wrappers set PBS_ARRAY_INDEX, Torque PBS_ARRAYID
@@ -73,6 +83,7 @@ class PBSScheduler(BatchScheduler):
     # --- directives and submit ---------------------------------------------------------
 
     def directives(self, job: Job, target: Target, chunk: Chunk) -> list[str]:
+        check_remote_dir(job.remote_dir)  # here, so that render refuses what submit would
         s, flavor = job.settings, self.flavor(job.settings)
         lines = [f"-N {sanitize_name(s.get('job_name') or job.function)}", "-S /bin/bash"]
         cores, nodes = int(s.get("cores") or 1), int(s.get("nodes") or 1)
@@ -104,8 +115,7 @@ class PBSScheduler(BatchScheduler):
 
     def log_path(self, job: Job, chunk: int, stream: str) -> str:
         """The scheduler's stdout/stderr file of a chunk (PBS Pro fills in ``^array_index^``)."""
-        if any(c.isspace() or c == ":" for c in job.remote_dir):
-            raise ConfigError(f"remote_work_dir: {job.remote_dir!r} holds spaces or ':', which qsub -o/-e cannot carry")
+        check_remote_dir(job.remote_dir)
         task = ".^array_index^" if self.flavor(job.settings) == "pro" and job.n_elements > 1 else ""
         return f"{job.remote_dir}/logs/pbs-{chunk}{task}.{stream}"
 

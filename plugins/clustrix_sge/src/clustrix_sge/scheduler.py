@@ -88,8 +88,11 @@ class SGEScheduler(BatchScheduler):
     def directives(self, job: Job, target: Target, chunk: Chunk) -> list[str]:
         s = job.settings
         name = sanitize_name(s.get("job_name") or job.function)
-        if any(c.isspace() for c in job.remote_dir):
-            raise ConfigError(f"remote_work_dir: {job.remote_dir!r} holds spaces, which Grid Engine paths cannot carry")
+        if any(c.isspace() or c == ":" for c in job.remote_dir):  # -o/-e read [host:]path
+            raise ConfigError(
+                f"remote_work_dir: {job.remote_dir!r} holds whitespace or ':', which Grid Engine -o/-e paths "
+                "cannot carry; choose a remote_work_dir without them"
+            )
         logs = f"{job.remote_dir}/logs/sge-{chunk.index}.$TASK_ID"
         lines = [f"-N {name}", "-S /bin/bash", "-cwd", f"-o {logs}.out", f"-e {logs}.err"]
         cores = int(s.get("cores") or 1)
