@@ -29,8 +29,10 @@ def test_home_jobs_store_and_blobs_are_private_under_umask_022(clustrix_home: Pa
     job_dir = future.job.local_dir
     dirs = [clustrix_home, clustrix_home / "jobs", job_dir, clustrix_home / "blobs"]
     assert {str(d): oct(_mode(d)) for d in dirs} == {str(d): oct(0o700) for d in dirs}
-    files = [job_dir / "manifest.json", job_dir / "runner.py", clustrix_home / "jobs.sqlite"]
+    # everything but the runner's status markers (pid, host, start time: nothing private)
+    files = [p for p in job_dir.rglob("*") if p.is_file() and p.parent.name != "status"]
+    files += [clustrix_home / "jobs.sqlite"]
     files += [p for p in clustrix_home.glob("jobs.sqlite-*")]
     files += list((clustrix_home / "blobs").iterdir())
-    assert len(files) > 4
+    assert {"manifest.json", "runner.py", "worker.log", "0.out", "0.err", "0.pkl"} <= {f.name for f in files}
     assert {str(f): oct(_mode(f)) for f in files} == {str(f): oct(0o600) for f in files}

@@ -74,7 +74,8 @@ class StatusSpy:
 
 
 class BackendConformance:
-    """Round trip, exception type, unpicklable input, map order, arrays, cancel, batched status."""
+    """Round trip, exception type, unpicklable input, map order, arrays, cancel, batched
+    status, ``env`` and ``setup`` applied."""
 
     #: seconds any single job may take on this backend, queueing included
     timeout: float = 120
@@ -135,6 +136,21 @@ class BackendConformance:
         with pytest.raises(ZeroDivisionError):
             futures[2].result(timeout=self.timeout)
         assert [f.result(timeout=self.timeout) for i, f in enumerate(futures) if i != 2] == [0.25, 0.5, 1.0, 0.2]
+
+    def test_env_and_setup_are_applied(self, backend_options: dict[str, Any]) -> None:
+        options = dict(backend_options)
+        value = "two words, $HOME and 'quotes' stay literal"
+        options["env"] = {**(options.get("env") or {}), "CLUSTRIX_KIT_ENV": value}
+        setup = options.get("setup") or []
+        options["setup"] = [*([setup] if isinstance(setup, str) else setup), "export CLUSTRIX_KIT_SETUP=ran"]
+
+        @cluster(**options)
+        def environment() -> tuple[str | None, str | None]:
+            import os
+
+            return os.environ.get("CLUSTRIX_KIT_ENV"), os.environ.get("CLUSTRIX_KIT_SETUP")
+
+        assert environment.submit().result(timeout=self.timeout) == (value, "ran")
 
     def test_cancel_stops_a_running_job(self, backend_options: dict[str, Any]) -> None:
         @cluster(**backend_options)

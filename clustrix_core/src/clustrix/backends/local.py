@@ -2,9 +2,13 @@
 
 It goes through the same life cycle as every backend (package, stage, submit, watch,
 fetch) and is the reference implementation. The worker (``clustrix.backends.local_worker``)
-runs the job's elements with the local parallel executor; it outlives the submitting
-process, so a job survives its submitter and ``clustrix.attach`` finds its result.
-Markers in ``status/``: ``worker.json`` (pid, start time), ``cancelled``, ``timeout``.
+runs each element in its own process; it outlives the submitting process, so a job
+survives its submitter and ``clustrix.attach`` finds its result. Like every backend it
+applies the job's ``env`` (variables of the worker and so of the function) and ``setup``
+(shell lines run by bash before the worker starts; one failing fails the job, its output
+in ``logs/worker.log``). Markers in ``status/``: ``worker.json`` (pid, start time),
+``cancelled``, ``timeout``, ``E.ended`` (the signal or exit code that ended element E's
+process without a result: only that element fails, and its error names the signal).
 """
 
 from __future__ import annotations
@@ -12,16 +16,20 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
+from ..defaults import STDERR_TAIL_BYTES, typed_failure
 from ..executor import LocalExecutor
 from ..hookspecs import hookimpl
 from ..job import Job, JobStatus, State
 from ..runner import load_blob
 from ..target import Target
+from .local_worker import open_log
 
 
 def _start_time(pid: int) -> str | None:
@@ -49,9 +57,11 @@ class LocalBackend:
     def clustrix_submit(self, job: Job, target: Target) -> str:
         jobdir = job.remote_dir
         mode = self._mode(job)
-        with open(os.path.join(jobdir, "logs", "worker.log"), "ab") as log:
+        argv = with_setup(job.settings, [target.python, "-m", "clustrix.backends.local_worker", jobdir])
+        log = open_log(os.path.join(jobdir, "logs", "worker.log"))
+        try:
             proc = subprocess.Popen(
-                [target.python, "-m", "clustrix.backends.local_worker", jobdir],
+                argv,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -59,10 +69,13 @@ class LocalBackend:
                 cwd=os.getcwd(),
                 env={
                     **os.environ,
+                    **job_env(job.settings),
                     "CLUSTRIX_JOB_SETTINGS": json.dumps(job.settings, default=str),
                     "CLUSTRIX_EXECUTOR_MODE": mode,
                 },
             )
+        finally:
+            os.close(log)
         self._children[proc.pid] = proc
         return str(proc.pid)
 
@@ -93,14 +106,51 @@ class LocalBackend:
             for e in range(job.n_elements):
                 if os.path.exists(os.path.join(job.remote_dir, "results", f"{e}.pkl")):
                     elements[e] = State.COMPLETED
-                elif alive:
+                elif alive and f"{e}.ended" not in markers:
                     elements[e] = State.RUNNING if f"{e}.started" in markers else State.PENDING
                 else:
                     elements[e] = ended
             overall = State.RUNNING if alive else State.COMPLETED
             reason = "" if alive else "the local worker process exited before writing this result"
-            answer[job.job_id] = JobStatus(overall, elements, reason)
+            answer[job.job_id] = JobStatus(overall, elements, reason + self._worker_end(job))
         return answer
+
+    def _worker_end(self, job: Job) -> str:
+        child = self._children.get(int(job.native_id or 0))
+        code = child.returncode if child is not None else None
+        if code is None or code == 0:
+            return ""
+        if code < 0:
+            with contextlib.suppress(ValueError):
+                return f" (the worker was killed by {signal.Signals(-code).name})"
+        return f" (the worker exited with code {code})"
+
+    @hookimpl
+    def clustrix_extract_error(
+        self, job: Job, target: Target, call_index: int, status: JobStatus, outcome: tuple[Any, ...] | None
+    ) -> BaseException | None:
+        """A call whose process ended without a result: which signal (or exit code) ended it,
+        with its stderr; when the worker itself failed (e.g. a ``setup`` line), its log."""
+        if outcome is not None:
+            return None
+        element = job.element_of(call_index)
+        read = target.transport.read_text
+        stderr = read(f"{job.remote_dir}/logs/{element}.err", STDERR_TAIL_BYTES) or ""
+        try:
+            end = json.loads(Path(job.remote_dir, "status", f"{element}.ended").read_text())
+        except (OSError, ValueError):
+            end = None
+        if end is not None and status.of(element) == State.FAILED:
+            if "signal" in end:
+                how = f"killed by signal {end['signal']} ({end.get('description') or 'no description'})"
+            else:
+                how = f"exited with code {end.get('exit')}"
+            message = f"the process running call {call_index} was {how} before writing its result"
+            return typed_failure(job, call_index, status, stderr, message)
+        worker_log = read(f"{job.remote_dir}/logs/worker.log", STDERR_TAIL_BYTES) or ""
+        if status.of(element) == State.FAILED and worker_log.strip() and not stderr.strip():
+            return typed_failure(job, call_index, status, worker_log, status.reason)
+        return None
 
     @hookimpl
     def clustrix_cancel(self, jobs: Sequence[Job], target: Target) -> bool:
@@ -110,6 +160,24 @@ class LocalBackend:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(int(job.native_id), signal.SIGTERM)
         return True
+
+
+def job_env(settings: Mapping[str, Any]) -> dict[str, str]:
+    """The job's ``env`` setting as environment variables (names were checked by config)."""
+    return {str(k): str(v) for k, v in (settings.get("env") or {}).items()}
+
+
+def with_setup(settings: Mapping[str, Any], argv: list[str]) -> list[str]:
+    """``argv`` run after the job's ``setup`` lines, in one bash (sh without bash) that
+    stops at the first failing line, as in a batch job script."""
+    setup = settings.get("setup") or []
+    lines = [setup] if isinstance(setup, str) else list(setup)
+    if not lines:
+        return argv
+    shell = shutil.which("bash")
+    preamble = "set -eo pipefail" if shell else "set -e"
+    script = "\n".join([preamble, *lines, 'exec "$@"'])
+    return [shell or "/bin/sh", "-c", script, "clustrix-setup", *argv]
 
 
 plugin = LocalBackend()

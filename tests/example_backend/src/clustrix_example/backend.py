@@ -24,7 +24,10 @@ class ExampleBackend:
             f">logs/{e}.out 2>logs/{e}.err </dev/null & echo $! >status/{e}.pid; }}"
             for e in range(job.n_elements)
         ]
-        target.transport.run(["sh", "-c", "; ".join(starts)]).check()
+        setup = job.settings.get("setup") or []
+        env = [f"export {k}={shlex.quote(str(v))}" for k, v in (job.settings.get("env") or {}).items()]
+        prelude = ["set -e", *env, *([setup] if isinstance(setup, str) else setup)]  # as every backend does
+        target.transport.run(["sh", "-c", "\n".join([*prelude, *starts])]).check()
         return f"example-{job.job_id}"
 
     @hookimpl
