@@ -126,6 +126,11 @@ class BatchScheduler:
         """Remote paths of the scheduler's own stdout/stderr files for an element."""
         return []
 
+    def submitted_by_script(self, script: str, target: Target) -> list[str]:
+        """Ids of this user's live jobs running ``script``: finds a chunk whose submit answer
+        could not be read, so that it can be cancelled. Empty if the scheduler cannot tell."""
+        return []
+
     def reason(self, native_id: str) -> str:
         """Why a chunk is in its state, if live()/finished() learnt it (e.g. SGE's Eqw error reason)."""
         return ""
@@ -217,18 +222,46 @@ class BatchScheduler:
     @hookimpl
     def clustrix_submit(self, job: Job, target: Target) -> str:
         ids: list[str] = []
-        for chunk in self.chunks(job, target):
-            script = f"{job.remote_dir}/{chunk.script_name()}"
-            done = self.run(target, self.submit_argv(script, job, target, chunk))
-            if done.returncode != 0:
-                if ids:
-                    self.run(target, self.cancel_argv(ids, target))
-                raise SubmissionRejected(
-                    (done.stderr or done.stdout).strip() or f"exit code {done.returncode}",
-                    job_id=job.job_id,
-                )
-            ids.append(self.parse_submit(done))
+        try:
+            for chunk in self.chunks(job, target):
+                script = f"{job.remote_dir}/{chunk.script_name()}"
+                done = self.run(target, self.submit_argv(script, job, target, chunk))
+                if done.returncode != 0:
+                    raise SubmissionRejected(
+                        (done.stderr or done.stdout).strip() or f"exit code {done.returncode}",
+                        job_id=job.job_id,
+                    )
+                ids.append(self._parsed_id(done, script, job, target))
+        except BaseException:
+            self._cancel_submitted(ids, target)  # no chunk of a failed submission is left running
+            raise
         return ",".join(ids)
+
+    def _parsed_id(self, done: Completed, script: str, job: Job, target: Target) -> str:
+        """The id of a chunk the scheduler accepted; if its answer cannot be read, the chunk
+        is looked up by its script and cancelled, and the submission fails saying so."""
+        try:
+            return self.parse_submit(done)
+        except Exception as exc:
+            found = self.submitted_by_script(script, target)
+            self._cancel_submitted(found, target)
+            fate = f"cancelled it ({', '.join(found)})" if found else "found no job running it: cancel it by hand"
+            raise SubmissionRejected(
+                f"the scheduler accepted {script} but its answer holds no job id Clustrix can read ({exc}; "
+                f"it printed {done.stdout.strip()[-500:]!r}); Clustrix {fate}",
+                job_id=job.job_id,
+            ) from exc
+
+    def _cancel_submitted(self, ids: Sequence[str], target: Target) -> None:
+        if not ids:
+            return
+        try:
+            done = self.run(target, self.cancel_argv(ids, target))
+        except Exception as exc:  # the submission's own error is the one to raise
+            log.error("could not cancel %s after a failed submission: %s; cancel them by hand", ", ".join(ids), exc)
+            return
+        if done.returncode != 0:
+            log.error("cancelling %s after a failed submission: %s", ", ".join(ids), done.stderr or done.stdout)
 
     def _elements(self, job: Job, target: Target) -> dict[tuple[str, int | None], int]:
         """Map (chunk id, task id) to the job's element index."""

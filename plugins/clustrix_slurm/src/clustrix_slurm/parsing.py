@@ -145,3 +145,13 @@ def parse_config_value(text: str, key: str) -> str | None:
     """One value from ``scontrol show config`` ('MaxArraySize            = 1001')."""
     match = re.search(rf"^{re.escape(key)}\s*=\s*(\S+)", text, re.MULTILINE)
     return match.group(1) if match else None
+
+
+def jobs_running(text: str, script: str) -> list[str]:
+    """``squeue -o '%F|%o'`` lines (job or array id, command) -> ids of the jobs running ``script``."""
+    found = []
+    for line in text.splitlines():
+        job_id, sep, command = line.strip().partition("|")
+        if sep and command == script and job_id.isdigit() and job_id not in found:
+            found.append(job_id)
+    return found

@@ -156,6 +156,11 @@ class SlurmScheduler(BatchScheduler):
     def cancel_argv(self, native_ids: Sequence[str], target: Target) -> list[str]:
         return [self.command(target, "scancel"), *native_ids]
 
+    def submitted_by_script(self, script: str, target: Target) -> list[str]:
+        """This user's live jobs whose command is ``script`` (squeue's %o is the batch script)."""
+        done = self.run(target, [self.command(target, "squeue"), "-h", "--me", "-o", "%F|%o"])
+        return parsing.jobs_running(done.stdout, script) if done.returncode == 0 else []
+
     def max_array_size(self, target: Target) -> int:
         """MaxArraySize from ``scontrol show config``: task ids run 0 .. MaxArraySize-1."""
         done = self.run(target, [self.command(target, "scontrol"), "show", "config"])
