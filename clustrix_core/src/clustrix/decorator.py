@@ -23,7 +23,8 @@ class ClusterFunction(Generic[R]):
         self.__wrapped__ = func
 
     def __call__(self, *args: Any, **kwargs: Any) -> R:
-        result: R = self.submit(*args, **kwargs).result()
+        """Run and wait; interrupted (Ctrl-C, a notebook's stop), the job is cancelled."""
+        result: R = self.submit(*args, **kwargs).wait_or_cancel()
         return result
 
     def submit(self, *args: Any, **kwargs: Any) -> ClusterFuture:

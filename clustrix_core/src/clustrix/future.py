@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Generator
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
+from .job import State
+
 if TYPE_CHECKING:
     from .job import Job
     from .target import Target
+
+log = logging.getLogger("clustrix")
 
 
 class ClusterFuture(Future[Any]):
     """The outcome of one call. ``job_id`` is Clustrix's id, ``native_id`` the scheduler's.
 
     ``cancel()`` cancels the job itself wherever it runs; for a call of a ``.map()``, the
-    array job is cancelled once every call of it is cancelled.
+    array job is cancelled once every call of it is cancelled. ``result()`` interrupted
+    (Ctrl-C) leaves the job running and says, in one warning line, how to cancel it.
     """
 
     def __init__(self, job: Job, index: int, target: Target) -> None:
@@ -31,6 +37,49 @@ class ClusterFuture(Future[Any]):
     @property
     def native_id(self) -> str | None:
         return self.job.native_id
+
+    def result(self, timeout: float | None = None) -> Any:
+        try:
+            return super().result(timeout)
+        except KeyboardInterrupt:
+            if not self.done():
+                log.warning(
+                    "clustrix: interrupted while waiting for job %s; it keeps running (%s %s). "
+                    "`clustrix cancel %s` cancels it, `clustrix result %s --wait` waits for it again.",
+                    self.job_id,
+                    self.job.backend,
+                    self.native_id,
+                    self.job.job_id,
+                    self.job_id,
+                )
+            raise
+
+    def wait_or_cancel(self) -> Any:
+        """The result; interrupted (Ctrl-C), the job is cancelled and a warning line says so.
+
+        What a blocking call ``f(x)`` does: the caller gave up on the job it started.
+        """
+        try:
+            return super().result()
+        except KeyboardInterrupt:
+            try:
+                cancelled = self.cancel()
+            except Exception as exc:
+                log.warning(
+                    "clustrix: interrupted, but cancelling job %s failed (%s: %s); `clustrix cancel %s` retries",
+                    self.job_id,
+                    type(exc).__name__,
+                    exc,
+                    self.job.job_id,
+                )
+            else:
+                if cancelled:
+                    if not self.job.is_array:  # the whole job: recorded now, the process may exit next
+                        self.target.store.set_job_state(self.job.job_id, State.CANCELLED)
+                    log.warning(
+                        "clustrix: interrupted: cancelled job %s (%s %s)", self.job_id, self.job.backend, self.native_id
+                    )
+            raise
 
     def cancel(self) -> bool:
         if self.done():
