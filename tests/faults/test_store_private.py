@@ -36,3 +36,23 @@ def test_home_jobs_store_and_blobs_are_private_under_umask_022(clustrix_home: Pa
     files += list((clustrix_home / "blobs").iterdir())
     assert {"manifest.json", "runner.py", "worker.log", "0.out", "0.err", "0.pkl"} <= {f.name for f in files}
     assert {str(f): oct(_mode(f)) for f in files} == {str(f): oct(0o600) for f in files}
+
+
+def test_jobs_json_masks_env_values_unless_show_env(clustrix_home: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from clustrix.cli import main
+
+    @cluster(cluster_type="local", env={"API_TOKEN": "s3cret", "REGION": "eu"})
+    def nothing() -> None:
+        return None
+
+    nothing()
+    runner = CliRunner()
+    shown = runner.invoke(main, ["jobs", "--json"], prog_name="clustrix", catch_exceptions=False)
+    assert shown.exit_code == 0 and "s3cret" not in shown.output
+    assert json.loads(shown.output)[0]["settings"]["env"] == {"API_TOKEN": "****", "REGION": "****"}
+    revealed = runner.invoke(main, ["jobs", "--json", "--show-env"], prog_name="clustrix", catch_exceptions=False)
+    assert json.loads(revealed.output)[0]["settings"]["env"] == {"API_TOKEN": "s3cret", "REGION": "eu"}

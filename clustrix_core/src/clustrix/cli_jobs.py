@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import codecs
 import json
+import os
 import sqlite3
 import time
 import traceback
@@ -13,11 +15,12 @@ from typing import Any
 import click
 import cloudpickle
 
-from .cli_output import Age, Failed, ago, echo_json, table
+from .cli_output import Age, Failed, ago, echo_json, masked_settings, table
 from .errors import JobNotFound
 from .job import State
 from .job_access import Recorded, poll_once, refresh, settle, store_here
 from .store import Store
+from .transport import LocalTransport, Transport
 
 STATE_NAMES = [s.value for s in State]
 
@@ -29,9 +32,9 @@ def _calls_summary(store: Store, job_id: str, n_calls: int) -> str:
     return f"{n_calls} (" + ", ".join(f"{n} {s.lower()}" for s, n in sorted(counts.items())) + ")"
 
 
-def _row_json(row: sqlite3.Row, store: Store) -> dict[str, Any]:
+def _row_json(row: sqlite3.Row, store: Store, show_env: bool = False) -> dict[str, Any]:
     data = dict(row)
-    data["settings"] = json.loads(data["settings"])
+    data["settings"] = masked_settings(json.loads(data["settings"]), show_env)
     data["target"] = json.loads(data["target"])
     data["calls"] = {str(k): v for k, v in store.call_states(row["job_id"]).items()}
     return data
@@ -50,14 +53,22 @@ def _row_json(row: sqlite3.Row, store: Store) -> dict[str, Any]:
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="At most this many jobs.")
 @click.option("--all", "show_all", is_flag=True, help="No limit.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output: a list of job records.")
+@click.option("--show-env", is_flag=True, help="With --json: show env values (masked as **** by default).")
 def jobs(
-    states: tuple[str, ...], backend: str | None, since: float | None, limit: int, show_all: bool, as_json: bool
+    states: tuple[str, ...],
+    backend: str | None,
+    since: float | None,
+    limit: int,
+    show_all: bool,
+    as_json: bool,
+    show_env: bool,
 ) -> None:
     """List recent jobs from the job store, newest first.
 
     States are as last recorded by any process that watched the job; `clustrix status`
     asks the backend for fresh ones. CALLS is the number of calls (futures) in the job,
-    with a count per state for a `.map()` array.
+    with a count per state for a `.map()` array. The values of a job's `env` setting
+    often hold tokens: --json shows them as **** unless --show-env is given.
 
     \b
     Examples:
@@ -73,7 +84,7 @@ def jobs(
         limit=None if show_all else limit,
     )
     if as_json:
-        echo_json([_row_json(r, store) for r in rows])
+        echo_json([_row_json(r, store, show_env) for r in rows])
         return
     if not rows:
         click.echo("no jobs recorded" + (" matching these filters" if states or backend or since else ""))
@@ -228,6 +239,50 @@ def result(job_id: str, wait: bool, timeout: float | None, out: Path | None) -> 
         click.echo(repr(value))
 
 
+class LogReader:
+    """Reads what was added to a log since the last call: never the whole file again.
+
+    Locally it seeks to the offset; through another transport one command prints the
+    file's size and the bytes past the offset (``tail -c +N | head -c``). A file that
+    shrank (the runner keeps the head and a rolling tail of a long log) is followed from
+    its new end, with ``rewound`` set.
+    """
+
+    _REMOTE = 'size=$(wc -c < "$1") || exit 1; size=$((size)); echo "$size"; [ "$size" -gt "$2" ] || exit 0; tail -c +"$(( $2 + 1 ))" -- "$1" | head -c "$(( size - $2 ))"'
+
+    def __init__(self, transport: Transport, path: str) -> None:
+        self.transport, self.path = transport, path
+        self.offset = 0
+        self.rewound = False
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def read_new(self) -> str | None:
+        """Text added since the last call ("" if none); None while the file does not exist."""
+        self.rewound = False
+        if isinstance(self.transport, LocalTransport):
+            try:
+                with open(self.path, "rb") as f:
+                    size = os.fstat(f.fileno()).st_size
+                    if size < self.offset:
+                        self.offset, self.rewound = size, True
+                    f.seek(self.offset)
+                    data = f.read(size - self.offset)
+            except OSError:
+                return None
+            self.offset += len(data)
+            return self._decoder.decode(data)
+        done = self.transport.run(["sh", "-c", self._REMOTE, "sh", self.path, str(self.offset)])
+        size_line, _, text = done.stdout.partition("\n")
+        if done.returncode != 0 or not size_line.strip().isdigit():
+            return None
+        size = int(size_line)
+        if size < self.offset:
+            self.offset, self.rewound = size, True
+            return ""
+        self.offset = size
+        return text
+
+
 @click.command()
 @click.argument("job_id", metavar="JOB")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new output until the job ends.")
@@ -257,16 +312,21 @@ def logs(job_id: str, follow: bool, stream: str) -> None:
     elements = [job.element_of(index)] if index is not None else list(range(job.n_elements))
     streams = ["out", "err"] if stream == "both" else [stream]
     paths = [(e, s, f"{job.remote_dir}/logs/{e}.{s}") for e in elements for s in streams]
+    readers = {path: LogReader(transport, path) for _, _, path in paths}
     seen: dict[str, int] = {}
     while True:
         for element, name, path in paths:
-            text = transport.read_text(path)
-            if text is None or len(text) <= seen.get(path, 0):
+            text = readers[path].read_new()
+            if text is None:
+                continue
+            if readers[path].rewound:
+                click.echo(f"[clustrix: {path} was cut (max_log_bytes); following its new end]", err=True)
+            if not text:
                 continue
             if len(paths) > 1 and (follow or seen.get(path) is None):
                 click.echo(f"==> {job.job_id} element {element} std{name} <==")
-            click.echo(text[seen.get(path, 0) :], nl=False)
-            seen[path] = len(text)
+            click.echo(text, nl=False)
+            seen[path] = readers[path].offset
         if not follow or recorded.state.terminal or not recorded.watched.open_elements:
             break
         time.sleep(1.0)

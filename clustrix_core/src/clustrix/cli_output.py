@@ -85,5 +85,16 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
+#: what `clustrix jobs` shows instead of an ``env`` value (they hold tokens), unless --show-env
+MASK = "****"
+
+
+def masked_settings(settings: dict[str, Any], show_env: bool) -> dict[str, Any]:
+    """The settings with every ``env`` value replaced by :data:`MASK` (names stay)."""
+    if show_env or not settings.get("env"):
+        return settings
+    return {**settings, "env": dict.fromkeys(settings["env"], MASK)}
+
+
 def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
