@@ -1,11 +1,17 @@
 """The remote environment: a Python on the execution host that can load and run the job.
 
-Step 4 of a job's life. The interpreter (``python`` setting, else ``python3``) is probed
-once per host: its version must match this one's major.minor (cloudpickle sends functions
-as bytecode) and it must import cloudpickle. When it lacks cloudpickle, or the job names
-``requirements``, a venv is built on the host under ``REMOTE_WORK_DIR/envs/KEY``, KEY
-being the hash of the interpreter and the requirements, so it is built once and reused
-by every later job (and by other clients: a lock file serialises concurrent builds).
+Step 4 of a job's life. The interpreter (``python`` setting, else ``python3``; on this
+machine only a configured ``python``) is probed once per host: its version must match
+this one's major.minor (cloudpickle sends functions as bytecode) and its cloudpickle must
+be compatible with this one's, that is of the same major.minor version: a pickle names
+cloudpickle's private reconstruction functions, which are not kept stable across
+versions (2.x pickles cannot be read by 3.x, nor the reverse: ``Can't get attribute
+'_function_setstate'``), while patch releases only fix bugs. When it lacks a compatible
+cloudpickle, or a remote job names ``requirements``, a venv is built on the host under
+``REMOTE_WORK_DIR/envs/KEY`` with this client's cloudpickle, KEY being the hash of the
+interpreter and the requirements, so it is built once and reused by every later job (and
+by other clients: a lock file serialises concurrent builds). If that build fails, the job
+is refused before submission, naming both cloudpickle versions and the fix.
 The requirements are the job's ``requirements`` plus, with ``capture_requirements``
 (default), the pip-installed distributions the function imports, at the local versions.
 """
@@ -199,24 +205,39 @@ def check_version(found: Interpreter, where: str) -> None:
         )
 
 
-def _cloudpickle_compatible(remote: str | None) -> bool:
-    return remote is not None and remote.split(".")[0] == cloudpickle.__version__.split(".")[0]
+def minor_version(version: str) -> tuple[str, ...]:
+    """'3.1.3' -> ('3', '1'): the part of a cloudpickle version that must match."""
+    return tuple(version.split(".")[:2])
+
+
+def cloudpickle_compatible(remote: str | None) -> bool:
+    """Whether pickles made here load with cloudpickle ``remote``: same major.minor (see above)."""
+    return remote is not None and minor_version(remote) == minor_version(cloudpickle.__version__)
 
 
 def python_for(target: Target, settings: Mapping[str, Any] | None = None) -> str:
-    """The interpreter jobs with these settings run with on ``target``'s host (venv built if needed)."""
+    """The interpreter jobs with these settings run with on ``target``'s host (venv built if needed).
+
+    On this machine the ``python`` named is used as it is (a local backend runs Clustrix
+    itself in it), so an incompatible cloudpickle there is refused, not replaced.
+    """
     settings = target.settings if settings is None else settings
     transport = target.transport
     command = str(settings.get("python") or "python3")
-    wanted = requirements_of(settings)
+    wanted = [] if target.is_local else requirements_of(settings)
     memo = (target.key, command, json.dumps(wanted))
     with _lock:
         if memo in _pythons:
             return _pythons[memo]
         found = probe(transport, command)
         check_version(found, transport.where)
-        if not wanted and _cloudpickle_compatible(found.cloudpickle):
+        if not wanted and cloudpickle_compatible(found.cloudpickle):
             python = command
+        elif target.is_local:
+            raise RemoteEnvironmentError(
+                f"python={command!r} cannot run Clustrix jobs: {_why(found, [])}. {_fix(found, [], local=True)}, "
+                "or leave python unset to run jobs with this interpreter"
+            )
         else:
             python = build_venv(
                 transport, target.remote_work_dir, found, [f"cloudpickle=={cloudpickle.__version__}", *wanted]
@@ -237,16 +258,36 @@ def build_venv(transport: Transport, work_dir: str, found: Interpreter, requirem
         ["sh", "-c", BUILD, "sh", env_dir, found.executable], input="\n".join(requirements) + "\n", timeout=900
     )
     if done.returncode != 0:
-        missing = "cloudpickle" if found.cloudpickle is None else "the requirements"
         raise RemoteEnvironmentError(
-            f"`{found.command}` on {transport.where} cannot run Clustrix jobs as it is "
-            f"({'no cloudpickle' if found.cloudpickle is None else 'requirements: ' + ', '.join(requirements[1:])}), "
+            f"`{found.command}` on {transport.where} cannot run Clustrix jobs as it is ({_why(found, requirements)}), "
             f"and building a venv with {', '.join(requirements)} in {env_dir} failed "
-            f"(exit {done.returncode}):\n{(done.stderr or done.stdout).strip()[-1500:]}\n"
-            f"Give that host's Python {missing} (pip install, python3-venv and access to a package index) "
-            "or set python= to an interpreter that has it"
+            f"(exit {done.returncode}):\n{(done.stderr or done.stdout).strip()[-1500:]}\n{_fix(found, requirements)}"
         )
     return f"{env_dir}/bin/python"
+
+
+def _why(found: Interpreter, requirements: Sequence[str]) -> str:
+    here = f"this client has cloudpickle {cloudpickle.__version__}"
+    if found.cloudpickle is None:
+        return f"it has no cloudpickle; {here}"
+    if not cloudpickle_compatible(found.cloudpickle):
+        return (
+            f"it has cloudpickle {found.cloudpickle}, {here}: pickles need the same major.minor version on both sides"
+        )
+    return "requirements: " + ", ".join(requirements[1:])
+
+
+def _fix(found: Interpreter, requirements: Sequence[str], local: bool = False) -> str:
+    if cloudpickle_compatible(found.cloudpickle):
+        return (
+            "Give that host's Python the requirements (pip install, python3-venv and access to a package index) "
+            "or set python= to an interpreter that has them"
+        )
+    fix = (
+        f"Fix: `{found.executable} -m pip install cloudpickle=={cloudpickle.__version__}`, or set python= to an "
+        f"interpreter with cloudpickle {'.'.join(minor_version(cloudpickle.__version__))}.x"
+    )
+    return fix if local else fix + ", or let the host build the venv (python3-venv and a package index it can reach)"
 
 
 class EnvironmentSettings:

@@ -87,10 +87,11 @@ class Target:
 
     def python_for(self, settings: Mapping[str, Any]) -> str:
         """Interpreter for jobs with these settings (their own ``python``/``requirements``);
-        on a remote host the environment step finds or builds it (cached per requirements)."""
+        the environment step checks it (cloudpickle version), and on a remote host finds or
+        builds it (cached per requirements). Here, without ``python``: this interpreter."""
         configured = settings.get("python")
-        if self.is_local:
-            return str(configured) if configured else sys.executable
+        if self.is_local and not configured:
+            return sys.executable
         if self.dry_run:
             return str(configured or "python3")
         from .environment import python_for

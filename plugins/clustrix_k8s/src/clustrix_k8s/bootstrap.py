@@ -2,8 +2,8 @@
 
     python /clustrix/payload/bootstrap.py
 
-Standard library only (the runner needs cloudpickle, installed here when the image
-lacks it and CLUSTRIX_CLOUDPICKLE names a version). The payload Secret is mounted
+Standard library only (the runner needs cloudpickle of the client's major.minor version,
+CLUSTRIX_CLOUDPICKLE, installed here when the image lacks it). The payload Secret is mounted
 read-only next to this file; the job directory is built in the writable emptyDir
 CLUSTRIX_WORK. The element is JOB_COMPLETION_INDEX (Indexed Job).
 
@@ -25,20 +25,43 @@ BEGIN = "==== CLUSTRIX RESULT BEGIN"
 END = "==== CLUSTRIX RESULT END"
 
 
-def ensure_cloudpickle(work):
+def image_cloudpickle():
+    """The version of the image's own cloudpickle, or None."""
     try:
-        import cloudpickle  # noqa: F401
+        import cloudpickle
     except ImportError:
-        version = os.environ.get("CLUSTRIX_CLOUDPICKLE")
-        if not version:
-            raise SystemExit(
-                "clustrix: the image has no cloudpickle; use an image with Python and cloudpickle"
-            ) from None
-        site = os.path.join(work, "site")
-        print("clustrix: installing cloudpickle==" + version + " (the image lacks it)", file=sys.stderr)
-        argv = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-        subprocess.check_call([*argv, "--target", site, "cloudpickle==" + version], stdout=sys.stderr)
-        sys.path.insert(0, site)
+        return None
+    return getattr(cloudpickle, "__version__", "unknown")
+
+
+def ensure_cloudpickle(work):
+    """Make the client's cloudpickle (CLUSTRIX_CLOUDPICKLE) the one the runner imports, unless
+    the image's has the same major.minor version (pickles name cloudpickle's private
+    functions, which differ between minor versions): pip-install it into WORK/site, or, with
+    CLUSTRIX_CLOUDPICKLE_INSTALL=0, exit naming both versions and the fix."""
+    wanted = os.environ.get("CLUSTRIX_CLOUDPICKLE")
+    have = image_cloudpickle()
+    if not wanted:
+        if have is None:
+            raise SystemExit("clustrix: the image has no cloudpickle; use an image with Python and cloudpickle")
+        return
+    if have is not None and have.split(".")[:2] == wanted.split(".")[:2]:
+        return
+    image = f"cloudpickle {have}" if have else "no cloudpickle"
+    if os.environ.get("CLUSTRIX_CLOUDPICKLE_INSTALL") == "0":
+        raise SystemExit(
+            f"clustrix: the image has {image}, the client cloudpickle {wanted}: pickles need the same major.minor "
+            f"version on both sides. Use an image with cloudpickle=={wanted}, or set k8s_install_cloudpickle=True "
+            "(the pod pip-installs it; needs network)"
+        )
+    site = os.path.join(work, "site")
+    print(f"clustrix: installing cloudpickle=={wanted} (the image has {image})", file=sys.stderr)
+    argv = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input"]
+    subprocess.check_call([*argv, "--target", site, "cloudpickle==" + wanted], stdout=sys.stderr)
+    sys.path.insert(0, site)
+    for name in [m for m in sys.modules if m == "cloudpickle" or m.startswith("cloudpickle.")]:
+        del sys.modules[name]  # the image's, imported above: the runner must import the installed one
+    importlib.invalidate_caches()
 
 
 def job_dir(payload, work):

@@ -173,8 +173,9 @@ def _env(job: Job) -> list[dict[str, str]]:
         {"name": "CLUSTRIX_MAX_RESULT_BYTES", "value": str(job.settings.get("k8s_max_result_bytes") or 0)},
         {"name": "PYTHONUNBUFFERED", "value": "1"},
     ]
-    if job.settings.get("k8s_install_cloudpickle", True):
-        env.append({"name": "CLUSTRIX_CLOUDPICKLE", "value": cloudpickle.__version__})
+    env.append({"name": "CLUSTRIX_CLOUDPICKLE", "value": cloudpickle.__version__})  # the bootstrap checks the image's
+    if not job.settings.get("k8s_install_cloudpickle", True):
+        env.append({"name": "CLUSTRIX_CLOUDPICKLE_INSTALL", "value": "0"})
     for key, value in (job.settings.get("env") or {}).items():
         if not _ENV_NAME.match(str(key)):
             raise ConfigError(f"env: {key!r} is not a valid environment variable name")
