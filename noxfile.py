@@ -5,11 +5,15 @@ nox -s tests    as root: brings up sshd, Slurm, the Torque wrappers and SGE, the
                 every test (CI=true: an integration test never skips)
 nox -s lint     ruff check, ruff format --check, mypy on the core
 nox -s bench    Clustrix side by side with its peers, printed as ratios
+nox -s build    sdist + wheel of the core and every plugin into dist/, checked and smoke-tested
+nox -s version  the six distributions' version and pins (nox -s version -- 0.3.0 sets them)
 """
 
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import nox
 
@@ -84,3 +88,24 @@ def docs(session: nox.Session) -> None:
     if "build-only" not in session.posargs:
         bring_up_infrastructure(session, "ssh", "slurm", "torque", "sge")
         session.run("python", "-m", "pytest", "tests/docs", *session.posargs)
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """An sdist and a wheel per distribution into dist/, their metadata checked, each wheel smoke-tested.
+
+    Then: pip install --find-links dist "clustrix[slurm]>=0.2" (README, Install).
+    """
+    session.install("build", "twine")
+    out = session.posargs[0] if session.posargs else "dist"
+    session.run("python", "tools/versions.py", silent=True)  # fails when the six are out of step
+    session.run("python", "tools/dists.py", "build", out)
+    session.run("python", "tools/dists.py", "check", out)
+    session.run("twine", "check", "--strict", *sorted(str(p) for p in Path(out).glob("clustrix[-_]*")))
+    session.run("python", "tools/dists.py", "smoke", out)
+
+
+@nox.session(python=False)
+def version(session: nox.Session) -> None:
+    """Show the six distributions' versions and pins; with an argument, set them all: nox -s version -- 0.3.0"""
+    session.run(sys.executable, "tools/versions.py", *session.posargs)

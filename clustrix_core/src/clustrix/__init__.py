@@ -11,6 +11,8 @@ fut = add.submit(1, 2)    # ClusterFuture (a concurrent.futures.Future, also awa
 add.map([1, 2], [3, 4])   # futures, in input order
 """
 
+from importlib import metadata as _metadata
+
 from .config import configure
 from .decorator import ClusterFunction, cluster
 from .errors import (
@@ -34,7 +36,10 @@ from .future import ClusterFuture
 from .lifecycle import attach
 from .outcome import RemoteError
 
-__version__ = "0.2.0"
+try:  # the one source is clustrix_core/pyproject.toml (tools/versions.py keeps the six in step)
+    __version__ = _metadata.version("clustrix")
+except _metadata.PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "BackendNotInstalled",
