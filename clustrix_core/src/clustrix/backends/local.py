@@ -19,6 +19,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,9 @@ from ..job import Job, JobStatus, State
 from ..runner import load_blob
 from ..target import Target
 from .local_worker import open_log
+
+#: seconds an element that ended without a result waits for its log writer to finish
+OUTPUT_GRACE = 5.0
 
 
 def _start_time(pid: int) -> str | None:
@@ -44,6 +48,7 @@ def _start_time(pid: int) -> str | None:
 class LocalBackend:
     def __init__(self) -> None:
         self._children: dict[int, subprocess.Popen[bytes]] = {}
+        self._ended_at: dict[tuple[str, int], float] = {}
 
     def _mode(self, job: Job) -> str:
         """Threads or processes for a multi-element job, chosen here where plugins are loaded."""
@@ -108,12 +113,26 @@ class LocalBackend:
                     elements[e] = State.COMPLETED
                 elif alive and f"{e}.ended" not in markers:
                     elements[e] = State.RUNNING if f"{e}.started" in markers else State.PENDING
+                elif self._output_pending(job, e):
+                    elements[e] = State.RUNNING  # its last words are still on their way to its log
                 else:
                     elements[e] = ended
             overall = State.RUNNING if alive else State.COMPLETED
             reason = "" if alive else "the local worker process exited before writing this result"
             answer[job.job_id] = JobStatus(overall, elements, reason + self._worker_end(job))
         return answer
+
+    def _output_pending(self, job: Job, element: int) -> bool:
+        """Whether another process still holds the element's logs open, for at most
+        ``OUTPUT_GRACE`` s after its process ended: the runner's log writer survives a
+        killed job to write what was in its pipes, and the error should quote it."""
+        key = (job.job_id, element)
+        first = self._ended_at.setdefault(key, time.monotonic())
+        logs = [os.path.join(job.remote_dir, "logs", f"{element}.{s}") for s in ("out", "err")]
+        if time.monotonic() - first < OUTPUT_GRACE and open_elsewhere(logs):
+            return True
+        self._ended_at.pop(key, None)
+        return False
 
     def _worker_end(self, job: Job) -> str:
         child = self._children.get(int(job.native_id or 0))
@@ -160,6 +179,31 @@ class LocalBackend:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(int(job.native_id), signal.SIGTERM)
         return True
+
+
+def open_elsewhere(paths: Sequence[str]) -> bool:
+    """Whether a process other than this one has any of these files open (from /proc)."""
+    wanted = set()
+    for path in paths:
+        with contextlib.suppress(OSError):
+            info = os.stat(path)
+            wanted.add((info.st_dev, info.st_ino))
+    if not wanted:
+        return False
+    me = str(os.getpid())
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or pid == me:
+            continue
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                info = os.stat(f"/proc/{pid}/fd/{fd}")
+                if (info.st_dev, info.st_ino) in wanted:
+                    return True
+    return False
 
 
 def job_env(settings: Mapping[str, Any]) -> dict[str, str]:
