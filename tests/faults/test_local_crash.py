@@ -60,3 +60,28 @@ def test_exit_without_result_names_the_exit_code() -> None:
     assert futures[0].result(timeout=60) == 0
     with pytest.raises(JobFailed, match="exited with code 7"):
         futures[1].result(timeout=60)
+
+
+def test_threads_mode_crash_names_the_signal_for_the_calls_it_took_down() -> None:
+    """In threads mode the elements share one process: the calls that had not finished
+    fail, each naming the signal; none is left waiting."""
+
+    @cluster(cluster_type="local", executor="threads")
+    def work(x: int) -> int:
+        import os
+        import signal
+        import time
+
+        if x == 1:
+            time.sleep(0.2)
+            os.kill(os.getpid(), signal.SIGKILL)
+        return x
+
+    outcomes: list[object] = []
+    for future in work.map(range(2)):
+        try:
+            outcomes.append(future.result(timeout=60))
+        except JobFailed as exc:
+            outcomes.append("killed by signal SIGKILL" in str(exc))
+    assert outcomes[1] is True
+    assert outcomes[0] in (0, True)  # returned, or taken down with its process and saying so

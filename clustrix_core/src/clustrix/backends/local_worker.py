@@ -12,8 +12,10 @@ stopped when the limit passes, leaving a ``status/timeout`` marker.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import select
 import signal
 import sys
 import traceback
@@ -47,26 +49,44 @@ def run_element_logged(jobdir: str, element: int) -> None:
     runner.run_element(jobdir, element)
 
 
-def _run_unit(jobdir: str, elements: Sequence[int], threads: int) -> None:
-    """In a forked child: run these elements, then leave without returning to the supervisor."""
+def _leave(code: int) -> None:
+    """End a forked child without running the supervisor's clean-up (atexit, buffers twice)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            code = code or 1
+    os._exit(code)
+
+
+def _threads_unit(jobdir: str, elements: Sequence[int], threads: int) -> None:
+    """In a forked child: run all the elements in threads (output in worker.log), then leave."""
     code = 1
     try:
         signal.signal(signal.SIGALRM, signal.SIG_DFL)
-        if threads:
-            with ThreadPoolExecutor(threads) as pool:
-                list(pool.map(lambda e: runner.run_element(jobdir, e), elements))
-        else:
-            run_element_logged(jobdir, elements[0])
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(lambda e: runner.run_element(jobdir, e), elements))
         code = 0
     except BaseException:
         traceback.print_exc()
-    finally:
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except Exception:
-                code = code or 1
-        os._exit(code)
+    _leave(code)
+
+
+def _slot_worker(jobdir: str, orders: int, reports: int) -> None:
+    """In a forked child: run the elements named on ``orders`` one by one, reporting each
+    on ``reports``; leave when ``orders`` is closed."""
+    code = 1
+    try:
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        with os.fdopen(orders, "rb") as incoming:
+            for line in incoming:
+                element = int(line)
+                run_element_logged(jobdir, element)
+                os.write(reports, b"%d\n" % element)
+        code = 0
+    except BaseException:
+        traceback.print_exc()
+    _leave(code)
 
 
 def describe_end(wait_status: int) -> dict[str, object]:
@@ -92,24 +112,89 @@ def _record_end(jobdir: str, elements: Sequence[int], wait_status: int) -> None:
             os.replace(f"{path}.tmp", path)  # complete when a status poll first sees it
 
 
-def supervise(jobdir: str, units: Sequence[Sequence[int]], limit: int, threads: int = 0) -> None:
-    """Fork one process per unit of elements, at most ``limit`` at a time; reap them all.
-    ``threads``: run a unit's elements in that many threads (0: a unit is one element)."""
-    pending = deque(units)
-    running: dict[int, Sequence[int]] = {}
-    while pending or running:
-        while pending and len(running) < limit:
-            unit = pending.popleft()
-            sys.stdout.flush()
-            sys.stderr.flush()
-            pid = os.fork()
-            if pid == 0:
-                _run_unit(jobdir, unit, threads)
-            running[pid] = unit
-        pid, wait_status = os.wait()
-        ended = running.pop(pid, None)
-        if ended is not None:
-            _record_end(jobdir, ended, wait_status)
+class _Slot:
+    """One worker process of the supervisor, running one element at a time."""
+
+    def __init__(self, jobdir: str, others: set[int]) -> None:
+        order_read, self.orders = os.pipe()
+        self.reports, report_write = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self.pid = os.fork()
+        if self.pid == 0:  # a sibling must not hold our pipes: EOF would never come
+            for fd in (*others, self.orders, self.reports):
+                os.close(fd)
+            _slot_worker(jobdir, order_read, report_write)
+        os.close(order_read)
+        os.close(report_write)
+        self.element: int | None = None
+        self.eof = False  # its reports pipe is closed: it ended (or is ending)
+
+    def give(self, element: int) -> None:
+        """Send it ``element``; if it died meanwhile, its death is that element's end."""
+        self.element = element
+        with contextlib.suppress(OSError):
+            os.write(self.orders, b"%d\n" % element)
+
+    def retire(self) -> None:
+        """No more work: closing its orders makes it leave."""
+        if self.orders >= 0:
+            os.close(self.orders)
+            self.orders = -1
+
+    def fds(self) -> list[int]:
+        return [fd for fd in (self.orders, self.reports) if fd >= 0]
+
+    def close(self) -> None:
+        self.retire()
+        os.close(self.reports)
+        self.reports = -1
+
+
+def supervise(jobdir: str, elements: Sequence[int], limit: int) -> None:
+    """Run every element in one of at most ``limit`` worker processes, one element at a
+    time each; a worker that dies fails only the element it was running (``E.ended``
+    says how) and is replaced while elements remain."""
+    pending = deque(elements)
+    slots: dict[int, _Slot] = {}  # by pid
+    while pending or slots:
+        while pending and len([s for s in slots.values() if s.orders >= 0]) < limit:
+            slot = _Slot(jobdir, {fd for s in slots.values() for fd in s.fds()})
+            slots[slot.pid] = slot
+            slot.give(pending.popleft())
+        listening = {slot.reports: slot for slot in slots.values() if not slot.eof}
+        if listening:
+            ready, _, _ = select.select(list(listening), [], [], 1.0)
+            for fd in ready:
+                slot = listening[fd]
+                if os.read(fd, 64):  # it reported its element done
+                    slot.element = None
+                    if pending:
+                        slot.give(pending.popleft())
+                    else:
+                        slot.retire()
+                else:
+                    slot.eof = True
+                    slot.retire()
+        _reap(jobdir, slots, block=not listening)
+
+
+def _reap(jobdir: str, slots: dict[int, _Slot], block: bool) -> None:
+    """Collect every worker that ended; one that died with an element fails that element."""
+    while slots:
+        try:
+            pid, wait_status = os.waitpid(-1, 0 if block else os.WNOHANG)
+        except ChildProcessError:
+            slots.clear()
+            return
+        if pid == 0:
+            return
+        block = False
+        slot = slots.pop(pid, None)
+        if slot is not None:
+            slot.close()
+            if slot.element is not None:
+                _record_end(jobdir, [slot.element], wait_status)
 
 
 def _time_limit(jobdir: str, seconds: int) -> None:
@@ -134,11 +219,16 @@ def main(jobdir: str) -> int:
     with open(os.path.join(jobdir, "manifest.json")) as f:
         manifest = json.load(f)
     n_elements = len(manifest["elements"])
+    with contextlib.suppress(BaseException):  # an element reports it in its own result
+        runner.load_blob(jobdir, manifest, manifest["function"])  # imports done once, before forking
     workers = int(settings.get("max_workers") or os.cpu_count() or 1)
     if n_elements > 1 and os.environ.get("CLUSTRIX_EXECUTOR_MODE") == "threads":
-        supervise(jobdir, [list(range(n_elements))], 1, threads=min(workers, n_elements))
+        pid = os.fork()
+        if pid == 0:
+            _threads_unit(jobdir, range(n_elements), min(workers, n_elements))
+        _record_end(jobdir, range(n_elements), os.waitpid(pid, 0)[1])
     else:
-        supervise(jobdir, [[e] for e in range(n_elements)], workers)
+        supervise(jobdir, range(n_elements), workers)
     return 0
 
 
