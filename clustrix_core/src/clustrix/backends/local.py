@@ -2,8 +2,8 @@
 
 It goes through the same life cycle as every backend (package, stage, submit, watch,
 fetch) and is the reference implementation. The worker (``clustrix.backends.local_worker``)
-runs each element in its own process; it outlives the submitting process, so a job
-survives its submitter and ``clustrix.attach`` finds its result. Like every backend it
+runs the elements in processes it supervises; it outlives the submitting process, so a
+job survives its submitter and ``clustrix.attach`` finds its result. Like every backend it
 applies the job's ``env`` (variables of the worker and so of the function) and ``setup``
 (shell lines run by bash before the worker starts; one failing fails the job, its output
 in ``logs/worker.log``). Markers in ``status/``: ``worker.json`` (pid, start time),

@@ -1,9 +1,10 @@
 """The local backend's worker: ``python -m clustrix.backends.local_worker JOBDIR``.
 
-A supervisor: every element of the job runs in its own forked process, at most
-``max_workers`` at once, its stdout/stderr in ``logs/E.out|err``. A process that ends
-without writing its result (a segfault, the OOM killer, ``os._exit``) fails that element
-only: the supervisor leaves ``status/E.ended`` saying which signal or exit code ended it.
+A supervisor: up to ``max_workers`` forked worker processes take the job's elements one
+at a time (stdout/stderr of element E in ``logs/E.out|err``). A worker that ends without
+writing its element's result (a segfault, the OOM killer, ``os._exit``) fails that
+element only: the supervisor leaves ``status/E.ended`` saying which signal or exit code
+ended it, and starts another worker for the elements left.
 In threads mode (CLUSTRIX_EXECUTOR_MODE, chosen by the hook chain in the submitting
 process) the elements share one forked process and run in its threads, so a crash there
 ends every element still running. With a ``time`` limit the whole process group is
