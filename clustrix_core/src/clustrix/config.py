@@ -157,6 +157,14 @@ CORE_SETTINGS: tuple[Setting, ...] = (
         choices=("strict", "accept-new"),
     ),
     S(
+        "ssh_timeout",
+        float,
+        30.0,
+        "Seconds any one wait on an SSH host may take (connect, login, each reply); a stalled host then raises.",
+        "behaviour",
+        above=0,
+    ),
+    S(
         "remote_work_dir",
         str,
         None,

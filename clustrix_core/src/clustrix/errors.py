@@ -41,6 +41,11 @@ class HostKeyError(TransportError):
     """The SSH host key is unknown or does not match known_hosts."""
 
 
+class CommandOutcomeUnknown(TransportError):
+    """A command with side effects was sent, then the connection failed or stalled: it may
+    or may not have run on the host, so it must not be repeated blindly."""
+
+
 class RemoteEnvironmentError(ClustrixError):
     """The execution host has no Python that can run the job (wrong version, no cloudpickle)."""
 

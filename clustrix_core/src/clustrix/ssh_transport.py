@@ -4,6 +4,12 @@ One connection per endpoint (host, port, user, keys, host-key rules) is shared b
 job and the watcher of every target that reaches it: each command is a channel, files
 go through one SFTP session. A dropped connection is re-opened with backoff on next use.
 
+Every wait on the host (connect, authentication, channel open, the reply to an exec or
+subsystem request, sending, receiving, SFTP) is bounded by the ``ssh_timeout`` setting:
+a stalled host raises :class:`~clustrix.errors.TransportError` instead of freezing the
+thread (and the target's watcher) that asked. A command whose request may have reached
+the host is never re-executed unless the caller says it is idempotent.
+
 ``~/.ssh/config`` is honoured through ``paramiko.SSHConfig`` (HostName, User, Port,
 IdentityFile, ProxyJump, UserKnownHostsFile); the agent is used when it runs. Host keys
 are checked strictly unless ``host_key_policy="accept-new"`` (record unknown keys,
@@ -28,15 +34,17 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import paramiko
+from paramiko.common import cMSG_CHANNEL_REQUEST
 
-from .errors import HostKeyError, TransportError
+from .errors import CommandOutcomeUnknown, HostKeyError, TransportError
 from .transport import Completed, Transport
 
 log = logging.getLogger("clustrix.ssh")
 
-#: waits before each connection attempt when (re)connecting: about half a minute in all
+#: waits before each connection attempt when (re)connecting, within the ssh_timeout deadline
 RECONNECT_DELAYS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0)
-SFTP_TIMEOUT = 300.0  # seconds without any answer from the SFTP server
+#: default of the ssh_timeout setting: seconds any one wait on the host may take
+DEFAULT_TIMEOUT = 30.0
 CHUNK = 1 << 20
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: network errors worth a reconnect (authentication and host-key errors are not)
@@ -57,6 +65,7 @@ class Endpoint:
     policy: str = "strict"
     proxy_jump: str | None = None
     config_path: str | None = None
+    timeout: float = DEFAULT_TIMEOUT  # ssh_timeout: bound of every wait on the host
 
     @property
     def where(self) -> str:
@@ -94,6 +103,7 @@ def resolve_endpoint(settings: Mapping[str, Any]) -> Endpoint:
         policy=settings.get("host_key_policy") or "strict",
         proxy_jump=None if not jump or jump.lower() == "none" else jump,
         config_path=config_path,
+        timeout=float(settings.get("ssh_timeout") or DEFAULT_TIMEOUT),
     )
 
 
@@ -111,6 +121,7 @@ def _hop(endpoint: Endpoint) -> Endpoint:
         "ssh_config": endpoint.config_path,
         "known_hosts": endpoint.known_hosts,
         "host_key_policy": endpoint.policy,
+        "ssh_timeout": endpoint.timeout,
     }
     hop = resolve_endpoint(settings)
     return replace(hop, proxy_jump=",".join(before) or None) if before else replace(hop, proxy_jump=None)
@@ -144,6 +155,10 @@ class _AcceptNew(paramiko.MissingHostKeyPolicy):
             f.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
         client.get_host_keys().add(hostname, key.get_name(), key)
         log.warning("recorded new host key of %s (%s) in %s", hostname, key.fingerprint, path)
+
+
+class _Stalled(TransportError):
+    """A request was sent and no answer came (or the connection died): it may have run."""
 
 
 class SSHTransport(Transport):
@@ -180,7 +195,7 @@ class SSHTransport(Transport):
 
     # --- connection ------------------------------------------------------------------
 
-    def _connect_once(self) -> paramiko.SSHClient:
+    def _connect_once(self, timeout: float) -> paramiko.SSHClient:
         e = self.endpoint
         client = paramiko.SSHClient()
         for extra in e.extra_known_hosts:
@@ -192,7 +207,9 @@ class SSHTransport(Transport):
         sock = None
         if e.proxy_jump:
             self._jump = self._jump or SSHTransport.for_endpoint(_hop(e))
-            sock = self._jump.connection().open_channel("direct-tcpip", (e.hostname, e.port), ("127.0.0.1", 0))
+            sock = self._jump.connection().open_channel(
+                "direct-tcpip", (e.hostname, e.port), ("127.0.0.1", 0), timeout=timeout
+            )
         try:
             client.connect(
                 e.hostname,
@@ -201,9 +218,10 @@ class SSHTransport(Transport):
                 key_filename=list(e.key_files) or None,  # type: ignore[arg-type]  # accepts a list
                 look_for_keys=not e.key_files,
                 allow_agent=True,
-                timeout=15,
-                banner_timeout=15,
-                auth_timeout=15,
+                timeout=timeout,
+                banner_timeout=timeout,
+                auth_timeout=timeout,
+                channel_timeout=timeout,
                 sock=sock,
                 transport_factory=_fast_transport,
             )
@@ -233,18 +251,24 @@ class SSHTransport(Transport):
         return client
 
     def connection(self) -> paramiko.Transport:
-        """The live paramiko transport, (re)connecting with backoff if it dropped."""
+        """The live paramiko transport, (re)connecting with backoff within ``ssh_timeout`` if it dropped."""
         with self._lock:
             if self._client is not None:
                 live = self._client.get_transport()
                 if live is not None and live.is_active():
                     return live
                 self._drop_locked()
+            deadline = time.monotonic() + self.endpoint.timeout
             last: BaseException | None = None
+            attempts = 0
             for delay in RECONNECT_DELAYS:
-                time.sleep(delay)
+                time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+                remaining = deadline - time.monotonic()
+                if attempts and remaining <= 0:
+                    break
+                attempts += 1
                 try:
-                    self._client = self._connect_once()
+                    self._client = self._connect_once(max(remaining, 1.0))
                 except (HostKeyError, TransportError):
                     raise
                 except NETWORK_ERRORS as exc:
@@ -255,7 +279,11 @@ class SSHTransport(Transport):
                 transport = self._client.get_transport()
                 assert transport is not None
                 return transport
-            raise TransportError(f"cannot connect to {self.where} after {len(RECONNECT_DELAYS)} attempts: {last}")
+            raise TransportError(
+                f"cannot connect to {self.where} within ssh_timeout={self.endpoint.timeout:g} s "
+                f"({attempts} attempts): {last or 'no answer'}. Check that the host is up and reachable "
+                "(`clustrix doctor`), or raise ssh_timeout for a slow login node"
+            )
 
     def _drop_locked(self) -> None:
         with self._sftp_lock:
@@ -268,19 +296,60 @@ class SSHTransport(Transport):
         with self._lock:
             self._drop_locked()
 
+    def _abandon(self, transport: paramiko.Transport) -> None:
+        """Close a connection that left a request unanswered: the next use opens a new one."""
+        log.warning("%s stopped answering; closing the connection", self.where)
+        with self._lock:
+            if self._client is not None and self._client.get_transport() is transport:
+                self._drop_locked()
+
     def _session(self) -> paramiko.Channel:
         """A new channel; a dead connection is re-opened once (nothing was sent yet, so it is safe)."""
         for attempt in (1, 2):
             transport = self.connection()
             try:
-                return transport.open_session(timeout=15)
-            except NETWORK_ERRORS:
+                channel = transport.open_session(timeout=self.endpoint.timeout)
+            except NETWORK_ERRORS as exc:
                 if attempt == 2:
-                    raise
+                    raise TransportError(f"{self.where} opened no channel within ssh_timeout: {exc}") from None
                 with self._lock:
                     if self._client is not None and self._client.get_transport() is transport:
                         self._drop_locked()
+                continue
+            channel.settimeout(self.endpoint.timeout)  # bounds every send and receive on it
+            return channel
         raise AssertionError("unreachable")
+
+    def _request(self, channel: paramiko.Channel, kind: str, argument: str) -> bool:
+        """Send an ``exec``/``subsystem`` request and wait for the host's answer within ssh_timeout.
+
+        paramiko's own ``exec_command`` waits for that answer without any bound. Returns
+        False when the request never left (the connection was already dead: safe to repeat);
+        raises when it was sent and then no answer came or the connection died.
+        """
+        transport = channel.get_transport()
+        if not transport.is_active():
+            return False
+        message = paramiko.Message()
+        message.add_byte(cMSG_CHANNEL_REQUEST)
+        message.add_int(channel.remote_chanid)
+        message.add_string(kind)
+        message.add_boolean(True)
+        message.add_string(argument)
+        # what paramiko's exec_command does, minus its unbounded wait for the answer
+        channel._event_pending()  # type: ignore[attr-defined]
+        transport._send_user_message(message)  # type: ignore[attr-defined]
+        if not channel.event.wait(self.endpoint.timeout):
+            channel.close()
+            raise _Stalled(
+                f"{self.where} did not answer the {kind} request within ssh_timeout="
+                f"{self.endpoint.timeout:g} s: the host is stalled or overloaded"
+            )
+        if channel.event_ready:
+            return True
+        if transport.is_active():
+            raise TransportError(f"{self.where} refused the {kind} request ({argument.split()[0]!r})")
+        raise _Stalled(f"lost the connection to {self.where} after sending the {kind} request")
 
     # --- commands --------------------------------------------------------------------
 
@@ -302,26 +371,41 @@ class SSHTransport(Transport):
         input: str | None = None,
         env: Mapping[str, str] | None = None,
         timeout: float | None = 120,
+        idempotent: bool = True,
     ) -> Completed:
         command = self.command_line(argv, env)
+        unknown = f"the outcome of `{command}` on {self.where} is unknown: the request may have reached the host"
         for attempt in (1, 2):
             channel = self._session()
             try:
-                channel.exec_command(command)
-                break
-            except NETWORK_ERRORS:  # the request never reached a shell: safe to repeat
-                channel.close()
-                if attempt == 2:
-                    raise TransportError(f"lost the connection to {self.where} starting `{command}`") from None
+                if self._request(channel, "exec", command):
+                    break
+            except _Stalled as exc:
+                self._abandon(channel.get_transport())
+                if not idempotent:
+                    raise CommandOutcomeUnknown(f"{unknown} ({exc})") from None
+                raise TransportError(str(exc)) from None
+            channel.close()  # the request never left: safe to repeat on a fresh connection
+            if attempt == 2:
+                raise TransportError(f"lost the connection to {self.where} starting `{command}`")
         with channel:
-            if input:
-                channel.sendall(input.encode())
-            channel.shutdown_write()
-            out, err, timed_out = self._collect(channel, timeout)
+            try:
+                if input:
+                    channel.sendall(input.encode())
+                channel.shutdown_write()
+                out, err, timed_out = self._collect(channel, timeout)
+            except NETWORK_ERRORS as exc:
+                if not idempotent:
+                    raise CommandOutcomeUnknown(f"{unknown} ({exc})") from None
+                raise TransportError(f"lost the connection to {self.where} while running `{command}`: {exc}") from None
             if timed_out:
+                if not idempotent:
+                    raise CommandOutcomeUnknown(f"{unknown} (no exit within {timeout} s)")
                 return Completed(argv, 124, out, err + f"\ntimed out after {timeout} s on {self.where}")
             code = channel.recv_exit_status()
         if code == -1:
+            if not idempotent:
+                raise CommandOutcomeUnknown(f"{unknown} (the connection dropped before its exit status)")
             raise TransportError(f"lost the connection to {self.where} while running `{command}`")
         return Completed(argv, code, out, err)
 
@@ -345,29 +429,44 @@ class SSHTransport(Transport):
 
     # --- files -----------------------------------------------------------------------
 
+    def _open_sftp(self, transport: paramiko.Transport) -> paramiko.SFTPClient:
+        """An SFTP session whose every wait (open, subsystem reply, each response) is bounded."""
+        channel = transport.open_session(timeout=self.endpoint.timeout)
+        channel.settimeout(self.endpoint.timeout)
+        if not self._request(channel, "subsystem", "sftp"):
+            raise EOFError("connection closed before the SFTP request was sent")
+        return paramiko.SFTPClient(channel)
+
     def _sftp_call(self, op: Any) -> Any:
         """Run ``op(sftp)``; on a dropped connection reconnect and run it once more (ops are idempotent).
 
         One operation at a time: paramiko's SFTPClient is not safe for concurrent requests
         from several threads (a response can be read by the wrong thread, leaving the other
         waiting forever), and jobs and the watcher share this connection. A stalled server
-        raises after SFTP_TIMEOUT instead of hanging.
+        raises after ``ssh_timeout`` instead of hanging, and the connection is abandoned
+        (a late answer would be read as the reply to the next request).
         """
         for attempt in (1, 2):
             transport = self.connection()
             with self._sftp_lock:
-                channel = self._sftp.get_channel() if self._sftp is not None else None
-                if channel is None or channel.closed:
-                    self._sftp = sftp = paramiko.SFTPClient.from_transport(transport)
-                    if sftp is None or (sftp_channel := sftp.get_channel()) is None:
-                        raise TransportError(f"{self.where} refused an SFTP session")
-                    sftp_channel.settimeout(SFTP_TIMEOUT)
                 try:
-                    return op(self._sftp)
+                    sftp = self._sftp
+                    channel = sftp.get_channel() if sftp is not None else None
+                    if sftp is None or channel is None or channel.closed:
+                        sftp = self._sftp = self._open_sftp(transport)
+                    return op(sftp)
+                except (_Stalled, TimeoutError):
+                    self._sftp = None
                 except NETWORK_ERRORS as exc:
                     if transport.is_active() or attempt == 2:
                         raise
                     log.info("connection to %s dropped during a transfer (%s); reconnecting", self.where, exc)
+                    continue
+            self._abandon(transport)
+            raise TransportError(
+                f"{self.where} did not answer an SFTP request within ssh_timeout={self.endpoint.timeout:g} s: "
+                "the host is stalled or overloaded"
+            )
         raise AssertionError("unreachable")
 
     def put(self, local: Path, remote: str, mode: int = 0o600) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import TransportError
+from .errors import CommandOutcomeUnknown, TransportError
 
 
 @dataclass
@@ -51,8 +51,14 @@ class Transport(ABC):
         input: str | None = None,
         env: Mapping[str, str] | None = None,
         timeout: float | None = 120,
+        idempotent: bool = True,
     ) -> Completed:
-        """Run a command; never raises for a non-zero exit (see ``Completed.check``)."""
+        """Run a command; never raises for a non-zero exit (see ``Completed.check``).
+
+        ``idempotent=False`` marks a command with side effects (a submission): it is never
+        re-executed, and when it may or may not have run (connection lost after sending,
+        no exit within ``timeout``) :class:`~clustrix.errors.CommandOutcomeUnknown` is raised.
+        """
 
     @abstractmethod
     def put(self, local: Path, remote: str, mode: int = 0o600) -> None:
@@ -114,6 +120,7 @@ class LocalTransport(Transport):
         input: str | None = None,
         env: Mapping[str, str] | None = None,
         timeout: float | None = 120,
+        idempotent: bool = True,
     ) -> Completed:
         full_env = {**os.environ, **env} if env else None
         try:
@@ -123,6 +130,8 @@ class LocalTransport(Transport):
         except FileNotFoundError as exc:
             return Completed(argv, 127, "", f"{argv[0]}: command not found ({exc})")
         except subprocess.TimeoutExpired:
+            if not idempotent:
+                raise CommandOutcomeUnknown(f"`{shlex.join(argv)}` did not finish within {timeout} s") from None
             return Completed(argv, 124, "", f"timed out after {timeout} s")
         return Completed(argv, proc.returncode, proc.stdout, proc.stderr)
 
