@@ -56,3 +56,16 @@ def test_jobs_json_masks_env_values_unless_show_env(clustrix_home: Path) -> None
     assert json.loads(shown.output)[0]["settings"]["env"] == {"API_TOKEN": "****", "REGION": "****"}
     revealed = runner.invoke(main, ["jobs", "--json", "--show-env"], prog_name="clustrix", catch_exceptions=False)
     assert json.loads(revealed.output)[0]["settings"]["env"] == {"API_TOKEN": "s3cret", "REGION": "eu"}
+
+
+def test_config_show_masks_env_values_unless_show_env(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from clustrix.cli import main
+
+    monkeypatch.setenv("CLUSTRIX_ENV", '{"API_TOKEN": "s3cret"}')
+    runner = CliRunner()
+    shown = runner.invoke(main, ["config", "show"], prog_name="clustrix", catch_exceptions=False)
+    assert shown.exit_code == 0 and "API_TOKEN" in shown.output and "s3cret" not in shown.output
+    revealed = runner.invoke(main, ["config", "show", "--show-env"], prog_name="clustrix", catch_exceptions=False)
+    assert "s3cret" in revealed.output

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from . import config, lifecycle
-from .cli_output import echo_json, table
+from .cli_output import echo_json, masked_settings, table
 from .decorator import ClusterFunction
 from .errors import ConfigError
 from .plugins import manager
@@ -59,7 +59,8 @@ def config_group() -> None:
 @profile_option
 @click.option("--all", "show_all", is_flag=True, help="Also list keys that are unset.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable: {key: {value, source}}.")
-def show(profile: str | None, show_all: bool, as_json: bool) -> None:
+@click.option("--show-env", is_flag=True, help="Show env values (masked as **** by default: they hold tokens).")
+def show(profile: str | None, show_all: bool, as_json: bool, show_env: bool) -> None:
     """Print the effective configuration and where each value comes from.
 
     \b
@@ -68,11 +69,12 @@ def show(profile: str | None, show_all: bool, as_json: bool) -> None:
       clustrix config show --profile hpc --json
     """
     result = resolved({"profile": profile} if profile else {})
-    keys = [k for k in sorted(result.values) if show_all or result.values[k] not in (None, [], {})]
+    values = masked_settings(dict(result.values), show_env)
+    keys = [k for k in sorted(values) if show_all or values[k] not in (None, [], {})]
     if as_json:
-        echo_json({k: {"value": result.values[k], "source": result.sources[k]} for k in keys})
+        echo_json({k: {"value": values[k], "source": result.sources[k]} for k in keys})
         return
-    click.echo(table(["KEY", "VALUE", "SOURCE"], [(k, repr(result.values[k]), result.sources[k]) for k in keys]))
+    click.echo(table(["KEY", "VALUE", "SOURCE"], [(k, repr(values[k]), result.sources[k]) for k in keys]))
 
 
 @config_group.command()
