@@ -25,7 +25,12 @@ apt-get autoremove --purge -y -q
 rm -rf /etc/slurm /var/lib/slurm /var/log/slurm /run/slurm* /etc/munge /var/lib/munge /var/log/munge /run/munge \
   /etc/mysql /var/lib/mysql /run/mysqld /var/log/mariadbd.log /var/lib/gridengine /var/spool/gridengine \
   /etc/default/gridengine /run/gridengine /var/run/gridengine /opt/slurm-torque "$SSH_DIR" "${INFRA_LOG_DIR:-/tmp/clustrix-infra/logs}" /tmp/clustrix-infra
-for u in clustrix; do ! id "$u" >/dev/null 2>&1 || userdel -r "$u" 2>/dev/null || userdel "$u"; done
+for u in clustrix; do  # the test user's jobs and sessions may outlive the daemons: end them first
+  id "$u" >/dev/null 2>&1 || continue
+  pkill -KILL -u "$u" || true
+  for _ in $(seq 50); do pgrep -u "$u" >/dev/null || break; sleep 0.1; done
+  userdel -r "$u" 2>/dev/null || userdel "$u"
+done
 rm -rf /home/clustrix
 for u in sgeadmin mysql slurm munge; do
   ! id "$u" >/dev/null 2>&1 || userdel "$u"
