@@ -257,7 +257,7 @@ class Store:
     def _wait_at_most(self, seconds: float) -> None:
         """Let SQLite's busy handler wait no longer than the time left (changed only when it must)."""
         ms = max(0, int(seconds * 1000))
-        if self._waiting_ms < 0 or ms < self._waiting_ms or ms - self._waiting_ms > 1000:
+        if self._waiting_ms < 0 or abs(ms - self._waiting_ms) > 1000:  # within a second of the bound
             self._db.execute(f"PRAGMA busy_timeout={ms}")
             self._waiting_ms = ms
 
