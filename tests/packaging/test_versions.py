@@ -8,14 +8,12 @@ import sys
 import tomllib
 from pathlib import Path
 
+import versions  # tools/, put on sys.path by conftest.py
 from click.testing import CliRunner
 
 from clustrix.cli import main
 
 ROOT = Path(__file__).parents[2]
-sys.path.insert(0, str(ROOT / "tools"))
-
-import versions  # noqa: E402
 
 
 def copy_of_pyprojects(tmp_path: Path) -> Path:
