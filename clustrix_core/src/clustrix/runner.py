@@ -225,6 +225,18 @@ def _drain(pipes: dict[int, BoundedLog]) -> None:
             del pipes[read_fd]
 
 
+def _close_all_but(keep: set[int]) -> None:
+    try:
+        limit = os.sysconf("SC_OPEN_MAX")
+    except (OSError, ValueError):
+        limit = 65536
+    start = 0
+    for fd in [*sorted(keep), max(limit, *keep) + 1]:
+        if start < fd:  # an empty range may close everything (close_range(low, high - 1) wraps)
+            os.closerange(start, fd)
+        start = fd + 1
+
+
 @contextlib.contextmanager
 def bounded_output(limit: int) -> Iterator[None]:
     """Bound what reaches fds 1 and 2 while the element runs, when they are files.
@@ -254,6 +266,7 @@ def bounded_output(limit: int) -> Iterator[None]:
     for fd, inode in targets:
         read_fd, write_ends[fd] = os.pipe()
         pipes[read_fd] = logs.setdefault(inode, BoundedLog(fd, limit))
+    ready_read, ready_write = os.pipe()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # fork with a timer thread: the child only copies bytes
         pid = os.fork()
@@ -261,12 +274,15 @@ def bounded_output(limit: int) -> Iterator[None]:
         code = 0
         try:
             os.setsid()
-            for write_fd in write_ends.values():
-                os.close(write_fd)
+            os.close(ready_write)  # tells the runner the drain is out of the job's process group
+            _close_all_but({0, 1, 2, *pipes})  # our pipes' write ends, and whatever the runner's caller holds
             _drain(pipes)
         except BaseException:
             code = 1
         os._exit(code)
+    os.close(ready_write)
+    os.read(ready_read, 1)  # returns once the drain left the group (a job killing its group spares it)
+    os.close(ready_read)
     saved = {fd: os.dup(fd) for fd in write_ends}
     for read_fd in pipes:
         os.close(read_fd)
