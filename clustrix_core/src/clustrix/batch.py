@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 from .config import Setting
 from .defaults import STDERR_TAIL_BYTES, typed_failure
-from .errors import ConfigError, SubmissionRejected
+from .errors import CommandOutcomeUnknown, ConfigError, SubmissionRejected, SubmissionUncertain
 from .hookspecs import hookimpl
 from .job import Job, JobStatus, State
 from .target import Target, target_key
@@ -34,6 +34,8 @@ from .transport import Completed
 TaskStates = dict[tuple[str, int | None], State]
 
 log = logging.getLogger("clustrix.batch")
+#: seconds to let a submit command that was cut off finish before asking the scheduler for its job
+SUBMIT_SETTLE = 2.0
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -131,6 +133,15 @@ class BatchScheduler:
         could not be read, so that it can be cancelled. Empty if the scheduler cannot tell."""
         return []
 
+    def find_submitted(self, script: str, target: Target) -> list[str] | None:
+        """Ids of every job of this user that the scheduler still knows, finished ones included,
+        submitted with ``script`` (its path holds Clustrix's job id); raise if the scheduler
+        does not answer. Asked after a submit command whose outcome is unknown: an empty list
+        means the command never reached the scheduler, so it is sent again. None (the
+        default) means the scheduler cannot tell: the submission then fails with
+        SubmissionUncertain rather than risk running the job twice."""
+        return None
+
     def reason(self, native_id: str) -> str:
         """Why a chunk is in its state, if live()/finished() learnt it (e.g. SGE's Eqw error reason)."""
         return ""
@@ -140,8 +151,8 @@ class BatchScheduler:
     def command(self, target: Target, key: str) -> str:
         return str(target.settings.get(key) or self.commands[key])
 
-    def run(self, target: Target, argv: Sequence[str], timeout: float = 60) -> Completed:
-        return target.transport.run(list(argv), timeout=timeout)
+    def run(self, target: Target, argv: Sequence[str], timeout: float = 60, idempotent: bool = True) -> Completed:
+        return target.transport.run(list(argv), timeout=timeout, idempotent=idempotent)
 
     def settings(self) -> list[Setting]:
         return [
@@ -224,18 +235,52 @@ class BatchScheduler:
         ids: list[str] = []
         try:
             for chunk in self.chunks(job, target):
-                script = f"{job.remote_dir}/{chunk.script_name()}"
-                done = self.run(target, self.submit_argv(script, job, target, chunk))
-                if done.returncode != 0:
-                    raise SubmissionRejected(
-                        (done.stderr or done.stdout).strip() or f"exit code {done.returncode}",
-                        job_id=job.job_id,
-                    )
-                ids.append(self._parsed_id(done, script, job, target))
+                ids.append(self._submit_chunk(job, target, chunk))
         except BaseException:
             self._cancel_submitted(ids, target)  # no chunk of a failed submission is left running
             raise
         return ",".join(ids)
+
+    def _submit_chunk(self, job: Job, target: Target, chunk: Chunk) -> str:
+        """Submit one chunk exactly once: the submit command is never repeated blindly. When its
+        outcome is unknown (the connection failed after it was sent), the scheduler is asked
+        whether it has a job running the chunk's script, and only if not is it sent again."""
+        script = f"{job.remote_dir}/{chunk.script_name()}"
+        argv = self.submit_argv(script, job, target, chunk)
+        for attempt in (1, 2):
+            try:
+                done = self.run(target, argv, idempotent=False)
+            except CommandOutcomeUnknown as exc:
+                found = self._find_after_unknown_outcome(exc, script, job, target, last_try=attempt == 2)
+                if found is not None:
+                    return found
+                continue
+            if done.returncode != 0:
+                raise SubmissionRejected(
+                    (done.stderr or done.stdout).strip() or f"exit code {done.returncode}",
+                    job_id=job.job_id,
+                )
+            return self._parsed_id(done, script, job, target)
+        raise AssertionError("unreachable")
+
+    def _find_after_unknown_outcome(
+        self, exc: CommandOutcomeUnknown, script: str, job: Job, target: Target, last_try: bool
+    ) -> str | None:
+        """The chunk's id if the scheduler has it; None if it surely has not (submit again)."""
+        time.sleep(SUBMIT_SETTLE)  # a submit command cut off from us may still be talking to the scheduler
+        try:
+            found = self.find_submitted(script, target)
+        except Exception as lookup:
+            found, exc = None, CommandOutcomeUnknown(f"{exc}; asking the scheduler failed too: {lookup}")
+        if found:
+            if len(found) > 1:
+                log.error("the scheduler runs %s twice (%s); cancel the extra job", script, ", ".join(found))
+            log.warning("%s; the scheduler has it as %s: not submitting it again", exc, found[0])
+            return found[0]
+        if found is None or last_try:
+            raise SubmissionUncertain(f"{exc}. Submit script: {script}", job_id=job.job_id) from exc
+        log.warning("%s; the scheduler has no job running %s: submitting it again", exc, script)
+        return None
 
     def _parsed_id(self, done: Completed, script: str, job: Job, target: Target) -> str:
         """The id of a chunk the scheduler accepted; if its answer cannot be read, the chunk

@@ -141,6 +141,14 @@ class SubmissionRejected(JobFailed):
     what = "the scheduler rejected the submission"
 
 
+class SubmissionUncertain(JobFailed):
+    what = (
+        "the connection failed after the submit command was sent and Clustrix could not learn whether the "
+        "scheduler accepted the job; look for the job (its submit script is named below) in the queue "
+        "before submitting again"
+    )
+
+
 class JobLost(JobFailed):
     what = "the job ended without writing a result and left no error information"
 

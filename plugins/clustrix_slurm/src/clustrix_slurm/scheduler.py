@@ -161,6 +161,11 @@ class SlurmScheduler(BatchScheduler):
         done = self.run(target, [self.command(target, "squeue"), "-h", "--me", "-o", "%F|%o"])
         return parsing.jobs_running(done.stdout, script) if done.returncode == 0 else []
 
+    def find_submitted(self, script: str, target: Target) -> list[str]:
+        """Jobs of this user running ``script``, finished ones too (squeue remembers them for MinJobAge)."""
+        done = self.run(target, [self.command(target, "squeue"), "-h", "--me", "-t", "all", "-o", "%F|%o"])
+        return parsing.jobs_running(done.check().stdout, script)
+
     def max_array_size(self, target: Target) -> int:
         """MaxArraySize from ``scontrol show config``: task ids run 0 .. MaxArraySize-1."""
         done = self.run(target, [self.command(target, "scontrol"), "show", "config"])
