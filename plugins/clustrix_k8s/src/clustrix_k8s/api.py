@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from clustrix.errors import ConfigError
+from clustrix.plugin import ConfigError
 
 IN_CLUSTER_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 #: (connect, read) seconds for every API call, so a hung API server cannot stall the watcher

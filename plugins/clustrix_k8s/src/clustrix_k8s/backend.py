@@ -16,12 +16,17 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from clustrix.config import Setting
-from clustrix.defaults import STDERR_TAIL_BYTES, typed_failure
-from clustrix.errors import SubmissionRejected
-from clustrix.hookspecs import hookimpl
-from clustrix.job import Job, JobStatus, State
-from clustrix.target import Target
+from clustrix.plugin import (
+    STDERR_TAIL_BYTES,
+    Job,
+    JobStatus,
+    Setting,
+    State,
+    SubmissionRejected,
+    Target,
+    hookimpl,
+    typed_failure,
+)
 
 from . import manifest as m
 from .api import REQUEST_TIMEOUT, Clients, Cluster, api_message, clients, cluster_of

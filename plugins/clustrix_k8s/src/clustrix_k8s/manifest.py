@@ -17,10 +17,7 @@ from typing import Any
 
 import cloudpickle
 
-from clustrix.errors import ConfigError, SubmissionRejected
-from clustrix.job import Job
-from clustrix.quantities import parse_memory, parse_time
-from clustrix.runner import KEY_FILE
+from clustrix.plugin import KEY_FILE, ConfigError, Job, SubmissionRejected, parse_memory, parse_time
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGER = "clustrix"

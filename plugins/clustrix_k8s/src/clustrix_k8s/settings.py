@@ -5,9 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from clustrix.config import Setting
-from clustrix.errors import ConfigError
-from clustrix.quantities import parse_memory
+from clustrix.plugin import ConfigError, Setting, parse_memory
 
 PLUGIN = "clustrix_k8s"
 #: the largest pickled result read back from a pod log by default (see README: why)

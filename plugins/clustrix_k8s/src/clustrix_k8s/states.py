@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from clustrix.job import Job, JobStatus, State
+from clustrix.plugin import Job, JobStatus, State
 
 from .manifest import INDEX_LABEL
 

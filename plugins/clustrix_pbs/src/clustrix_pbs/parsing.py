@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from clustrix.job import State
+from clustrix.plugin import State
 
 #: PBS Pro's negative exit codes for limits the MoM enforced
 PRO_LIMIT_EXITS = {-29: State.TIMEOUT, -27: State.OUT_OF_MEMORY, -26: State.OUT_OF_MEMORY}

@@ -9,7 +9,7 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
-from clustrix.job import State
+from clustrix.plugin import State
 
 #: (job number, task id or None for a plain job) -> qstat state code ("qw", "r", "Eqw", ...)
 Codes = dict[tuple[str, int | None], str]

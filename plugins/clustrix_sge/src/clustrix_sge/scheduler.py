@@ -15,13 +15,23 @@ import time
 from collections.abc import Sequence
 from typing import ClassVar
 
-from clustrix.batch import BatchScheduler, Chunk, TaskStates, directive_value, sanitize_name
-from clustrix.config import Setting
-from clustrix.errors import ConfigError
-from clustrix.job import Job, State
-from clustrix.quantities import hms, mebibytes, parse_memory, parse_time
-from clustrix.target import Target
-from clustrix.transport import Completed
+from clustrix.plugin import (
+    BatchScheduler,
+    Chunk,
+    Completed,
+    ConfigError,
+    Job,
+    Setting,
+    State,
+    Target,
+    TaskStates,
+    directive_value,
+    hms,
+    mebibytes,
+    parse_memory,
+    parse_time,
+    sanitize_name,
+)
 
 from . import parsing
 

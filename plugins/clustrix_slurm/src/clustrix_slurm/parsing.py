@@ -9,8 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from clustrix.batch import TaskStates
-from clustrix.job import State
+from clustrix.plugin import State, TaskStates
 
 #: every Slurm job state (long names, as squeue %T / sacct / scontrol print them)
 STATES: dict[str, State] = {

@@ -13,11 +13,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from clustrix.defaults import STDERR_TAIL_BYTES, typed_failure
-from clustrix.errors import SubmissionRejected
-from clustrix.hookspecs import hookimpl
-from clustrix.job import Job, JobStatus, State
-from clustrix.target import Target
+from clustrix.plugin import (
+    STDERR_TAIL_BYTES,
+    Job,
+    JobStatus,
+    State,
+    SubmissionRejected,
+    Target,
+    hookimpl,
+    typed_failure,
+)
 
 from . import scripts
 

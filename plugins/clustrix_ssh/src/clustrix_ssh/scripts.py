@@ -17,9 +17,7 @@ import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from clustrix.errors import ConfigError
-from clustrix.job import Job
-from clustrix.quantities import parse_time
+from clustrix.plugin import ConfigError, Job, parse_time
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

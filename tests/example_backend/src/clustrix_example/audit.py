@@ -11,9 +11,7 @@ import time
 from collections.abc import Generator
 from typing import Any
 
-from clustrix.hookspecs import hookimpl
-from clustrix.job import Job
-from clustrix.target import Target
+from clustrix.plugin import Job, Target, hookimpl
 
 
 class SubmitAudit:

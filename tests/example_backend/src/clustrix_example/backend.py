@@ -10,9 +10,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 
-from clustrix.hookspecs import hookimpl
-from clustrix.job import Job, JobStatus, State
-from clustrix.target import Target
+from clustrix.plugin import Job, JobStatus, State, Target, hookimpl
 
 
 class ExampleBackend:

@@ -1,0 +1,76 @@
+"""Everything a backend author imports, in one module: ``from clustrix.plugin import ...``.
+
+Read :mod:`clustrix.hookspecs` for what each hook receives, returns and when it is
+called; this module hands on the objects those hooks take and give back. A plugin that
+imports only from here keeps working when the core's modules are rearranged; the
+project's own five plugins and the example backend in ``tests/example_backend`` do so
+(``tests/core/test_plugin_surface.py`` checks it).
+
+- hooks: :data:`hookimpl` (decorate each implementation);
+- what hooks receive: :class:`Job` (with the remote layout helpers ``remote_result``,
+  ``remote_log``, ...), :class:`Target`, :class:`Transport` and :class:`Completed`;
+- what they answer: :class:`JobStatus`, :class:`State`, :class:`Setting` and the typed
+  failures (:func:`typed_failure`, the :class:`JobFailed` family);
+- batch schedulers: :class:`BatchScheduler` and its helpers (:class:`Chunk`,
+  :data:`TaskStates`, :func:`directive_value`, :func:`sanitize_name`);
+- quantities: :func:`parse_memory`, :func:`parse_time`, :func:`mebibytes`, :func:`hms`.
+"""
+
+from __future__ import annotations
+
+from .batch import BatchScheduler, Chunk, TaskStates, directive_value, sanitize_name
+from .config import Setting
+from .defaults import STDERR_TAIL_BYTES, typed_failure
+from .errors import (
+    ClustrixError,
+    ConfigError,
+    JobCancelled,
+    JobFailed,
+    JobLost,
+    JobOutOfMemory,
+    JobPreempted,
+    JobTimeout,
+    NodeFailure,
+    SubmissionRejected,
+    TransportError,
+)
+from .hookspecs import hookimpl
+from .job import Job, JobStatus, State
+from .quantities import hms, mebibytes, parse_memory, parse_time
+from .runner import KEY_FILE
+from .target import Target
+from .transport import Completed, Transport
+
+__all__ = [
+    "KEY_FILE",
+    "STDERR_TAIL_BYTES",
+    "BatchScheduler",
+    "Chunk",
+    "ClustrixError",
+    "Completed",
+    "ConfigError",
+    "Job",
+    "JobCancelled",
+    "JobFailed",
+    "JobLost",
+    "JobOutOfMemory",
+    "JobPreempted",
+    "JobStatus",
+    "JobTimeout",
+    "NodeFailure",
+    "Setting",
+    "State",
+    "SubmissionRejected",
+    "Target",
+    "TaskStates",
+    "Transport",
+    "TransportError",
+    "directive_value",
+    "hms",
+    "hookimpl",
+    "mebibytes",
+    "parse_memory",
+    "parse_time",
+    "sanitize_name",
+    "typed_failure",
+]
