@@ -116,9 +116,10 @@ def problems(out: Path) -> list[str]:
         if f"{entry} = {package}" not in info.get("entry_points.txt", ""):
             wrong.append(f"{name} does not register the {entry!r} entry point of the clustrix group")
         requires = pins(meta.get_all("Requires-Dist") or [])
-        want = {(dist, extra): set(spec.split(",")) for extra, dist in EXTRAS.items()}
-        if b.dist != CORE:
-            want = {(CORE, None): set(spec.split(","))}
+        want: dict[tuple[str, str | None], set[str]] = {(CORE, None): set(spec.split(","))}
+        if b.dist == CORE:  # each plugin through its own extra and through `all`
+            want = {(dist, extra): set(spec.split(",")) for extra, dist in EXTRAS.items()}
+            want |= {(dist, "all"): set(spec.split(",")) for dist in EXTRAS.values()}
         if {key: requires.get(key) for key in want} != want:
             wrong.append(f"{name} pins {requires}, expected {want}")
         with tarfile.open(b.sdist) as tf:
