@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Bring up the loopback test infrastructure:  bash tests/infra/up.sh [ssh] [slurm] [torque] [sge] [verify] [all]
-# (no argument = all = ssh slurm torque sge; `verify` additionally runs verify.sh: one trivial job through
+# Bring up the loopback test infrastructure:  bash tests/infra/up.sh [ssh] [ssh_sites] [slurm] [torque] [sge] [verify] [all]
+# (no argument = all = ssh ssh_sites slurm torque sge; `verify` additionally runs verify.sh: one trivial job through
 # sbatch, $PBS_BIN/qsub and SGE qsub, as root and as the test user). Components always run in the order
-# ssh -> slurm -> torque -> sge, whatever order they are given in. Each script is idempotent (a re-run
+# ssh -> ssh_sites -> slurm -> torque -> sge, whatever order they are given in. Each script is idempotent (a re-run
 # only restarts what is dead or reconfigured). Prints one line per component with its wall time; on the
 # first failure prints the tail of that component's log and exits non-zero.
 # Env passed through: WITH_SLURMDBD (default 1), SSH_PORT, SSH_USER, SSH_DIR, PBS_BIN, SLURM_MIN_JOB_AGE, ...
@@ -17,17 +17,17 @@ declare -A want=()
 [ $# -eq 0 ] && set -- all
 for a in "$@"; do
   case "$a" in
-    all) want[ssh]=1 want[slurm]=1 want[torque]=1 want[sge]=1 ;;
-    ssh|slurm|torque|sge|verify) want[$a]=1 ;;
+    all) want[ssh]=1 want[ssh_sites]=1 want[slurm]=1 want[torque]=1 want[sge]=1 ;;
+    ssh|ssh_sites|slurm|torque|sge|verify) want[$a]=1 ;;
     pbs|pbs_torque) want[torque]=1 ;;
     -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
-    *) echo "up.sh: unknown component '$a' (ssh slurm torque sge verify all)" >&2; exit 2 ;;
+    *) echo "up.sh: unknown component '$a' (ssh ssh_sites slurm torque sge verify all)" >&2; exit 2 ;;
   esac
 done
 
-declare -A script=([ssh]=ssh.sh [slurm]=slurm.sh [torque]=pbs_torque.sh [sge]=sge.sh [verify]=verify.sh)
+declare -A script=([ssh]=ssh.sh [ssh_sites]=ssh_sites.sh [slurm]=slurm.sh [torque]=pbs_torque.sh [sge]=sge.sh [verify]=verify.sh)
 total0=$(date +%s.%N)
-for c in ssh slurm torque sge verify; do
+for c in ssh ssh_sites slurm torque sge verify; do
   [ -n "${want[$c]:-}" ] || continue
   log="$LOG_DIR/$c.log"
   t0=$(date +%s.%N)

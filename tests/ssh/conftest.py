@@ -1,12 +1,15 @@
-"""Fixtures for the SSH tests: the @cluster keywords that reach the test sshd."""
+"""Fixtures for the SSH tests: the @cluster keywords that reach the test sshd and the site-like ones."""
 
 from __future__ import annotations
 
+import os
+import socket
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from infrastructure import LOOPBACK_SSH, require
+from infrastructure import CHECKS, LOOPBACK_SSH, require
 
 
 @pytest.fixture
@@ -17,3 +20,26 @@ def ssh_options() -> dict[str, Any]:
         "cluster_type": "ssh",
         **LOOPBACK_SSH,
     }
+
+
+SITES_DIR = Path(os.environ.get("SITES_DIR", "/tmp/clustrix-infra/ssh_sites"))
+SSH_CERT_PORT = int(os.environ.get("SSH_CERT_PORT", "2223"))
+
+
+def _port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+#: the extra sshd instances of tests/infra/ssh_sites.sh, checked like every other component
+CHECKS["ssh_sites"] = lambda: (SITES_DIR / "cert_known_hosts").exists() and _port_open(SSH_CERT_PORT)
+
+
+@pytest.fixture
+def cert_site(ssh_options: dict[str, Any]) -> dict[str, Any]:
+    """Keywords for the sshd whose host key is certified by the test host CA (no plain key known)."""
+    require("ssh_sites")
+    return {**ssh_options, "port": SSH_CERT_PORT, "known_hosts": str(SITES_DIR / "cert_known_hosts")}

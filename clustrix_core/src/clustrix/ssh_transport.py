@@ -8,12 +8,15 @@ Every wait on the host (connect, authentication, channel open, the reply to an e
 subsystem request, sending, receiving, SFTP) is bounded by the ``ssh_timeout`` setting:
 a stalled host raises :class:`~clustrix.errors.TransportError` instead of freezing the
 thread (and the target's watcher) that asked. A command whose request may have reached
-the host is never re-executed unless the caller says it is idempotent.
+the host is never re-executed; for one sent with ``idempotent=False`` (a submission) an
+unknown outcome raises :class:`~clustrix.errors.CommandOutcomeUnknown`.
 
 ``~/.ssh/config`` is honoured through ``paramiko.SSHConfig`` (HostName, User, Port,
-IdentityFile, ProxyJump, UserKnownHostsFile); the agent is used when it runs. Host keys
-are checked strictly unless ``host_key_policy="accept-new"`` (record unknown keys,
-like OpenSSH's ``StrictHostKeyChecking=accept-new``); a changed key is always refused.
+IdentityFile, ProxyJump, UserKnownHostsFile, GlobalKnownHostsFile); the agent is used
+when it runs. Host keys are checked against the known_hosts files as OpenSSH reads them
+(:mod:`clustrix.ssh_known_hosts`), strictly unless ``host_key_policy="accept-new"``
+(record unknown keys, like OpenSSH's ``StrictHostKeyChecking=accept-new``); a changed or
+revoked key is always refused.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from typing import Any, ClassVar
 import paramiko
 from paramiko.common import cMSG_CHANNEL_REQUEST
 
+from . import ssh_known_hosts as known_hosts
 from .errors import CommandOutcomeUnknown, HostKeyError, TransportError
 from .transport import Completed, Transport
 
@@ -43,6 +47,8 @@ log = logging.getLogger("clustrix.ssh")
 
 #: waits before each connection attempt when (re)connecting, within the ssh_timeout deadline
 RECONNECT_DELAYS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0)
+#: OpenSSH's default GlobalKnownHostsFile
+GLOBAL_KNOWN_HOSTS = ("/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2")
 #: default of the ssh_timeout setting: seconds any one wait on the host may take
 DEFAULT_TIMEOUT = 30.0
 CHUNK = 1 << 20
@@ -62,6 +68,7 @@ class Endpoint:
     key_files: tuple[str, ...] = ()
     known_hosts: str = "~/.ssh/known_hosts"  # checked, and written by accept-new
     extra_known_hosts: tuple[str, ...] = ()  # UserKnownHostsFile from ssh config (read only)
+    global_known_hosts: tuple[str, ...] = GLOBAL_KNOWN_HOSTS  # GlobalKnownHostsFile (read only)
     policy: str = "strict"
     proxy_jump: str | None = None
     config_path: str | None = None
@@ -92,6 +99,7 @@ def resolve_endpoint(settings: Mapping[str, Any]) -> Endpoint:
     keys = [key_file] if key_file else list(found.get("identityfile", []))
     extra = tuple(os.path.expanduser(f) for f in str(found.get("userknownhostsfile", "")).split() if f)
     jump = found.get("proxyjump")
+    global_files = str(found.get("globalknownhostsfile", "")).split()
     return Endpoint(
         host=host,
         hostname=found.get("hostname", host),
@@ -100,6 +108,7 @@ def resolve_endpoint(settings: Mapping[str, Any]) -> Endpoint:
         key_files=tuple(os.path.expanduser(k) for k in keys),
         known_hosts=os.path.expanduser(settings.get("known_hosts") or "~/.ssh/known_hosts"),
         extra_known_hosts=extra,
+        global_known_hosts=tuple(os.path.expanduser(f) for f in global_files) or GLOBAL_KNOWN_HOSTS,
         policy=settings.get("host_key_policy") or "strict",
         proxy_jump=None if not jump or jump.lower() == "none" else jump,
         config_path=config_path,
@@ -127,33 +136,56 @@ def _hop(endpoint: Endpoint) -> Endpoint:
     return replace(hop, proxy_jump=",".join(before) or None) if before else replace(hop, proxy_jump=None)
 
 
-class _RefuseUnknown(paramiko.MissingHostKeyPolicy):
+class _CheckHostKey(paramiko.MissingHostKeyPolicy):
+    """The host-key check, done here for every key (paramiko is given no known hosts): the
+    user's and the global known_hosts files as OpenSSH reads them, markers included."""
+
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
 
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
         e = self.endpoint
+        files = [e.known_hosts, *e.extra_known_hosts, *e.global_known_hosts]
+        verdict = known_hosts.check(known_hosts.load(files), e.key_name, key.get_name(), key.asbytes())
+        seen = f"{key.get_name()} {key.fingerprint}"
+        if verdict.state == "known":
+            return
+        if verdict.state == "revoked":
+            raise HostKeyError(
+                f"the host key of {e.key_name} ({seen}) is revoked ({verdict.where}): Clustrix will not connect. "
+                "Ask the site for the host's current key"
+            )
+        if verdict.state == "changed":
+            raise HostKeyError(
+                f"the host key of {e.key_name} ({seen}) does not match the one in known_hosts ({verdict.where}): "
+                f"someone may be intercepting the connection, or the host was reinstalled. If you trust the "
+                f"new key, remove the old one with `ssh-keygen -R '{e.key_name}' -f {e.known_hosts}` and add "
+                f"the new one (ssh-keyscan or connect once with ssh)"
+            )
+        if verdict.state == "cert-authority":
+            raise HostKeyError(
+                f"{e.key_name} is trusted through a host certificate authority ({verdict.where}), and the "
+                f"paramiko SSH client Clustrix uses cannot verify host certificates (it was shown the plain key "
+                f"{seen}). Check that fingerprint with your site, then add the host's own key: "
+                f"`ssh-keyscan -p {e.port} {e.hostname} >> {e.known_hosts}`"
+            )
+        if e.policy == "accept-new":
+            self._record(client, hostname, key)
+            return
         raise HostKeyError(
-            f"the host key of {hostname} ({key.get_name()} {key.fingerprint}) is not in {e.known_hosts}"
+            f"the host key of {hostname} ({seen}) is not in {e.known_hosts}"
             f"{' or ' + ', '.join(e.extra_known_hosts) if e.extra_known_hosts else ''}. Check the fingerprint, "
             f"then add it with `ssh-keyscan -p {e.port} {e.hostname} >> {e.known_hosts}` or by connecting once "
             f"with `ssh -p {e.port} {e.username}@{e.hostname}`; or opt in with host_key_policy='accept-new'"
         )
 
-
-class _AcceptNew(paramiko.MissingHostKeyPolicy):
-    """Record an unknown host's key in known_hosts (a changed key is still refused)."""
-
-    def __init__(self, endpoint: Endpoint) -> None:
-        self.endpoint = endpoint
-
-    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
+    def _record(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
+        """accept-new: record an unknown host's key in known_hosts (a changed key is still refused)."""
         path = Path(self.endpoint.known_hosts)
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         with os.fdopen(fd, "a") as f:
             f.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
-        client.get_host_keys().add(hostname, key.get_name(), key)
         log.warning("recorded new host key of %s (%s) in %s", hostname, key.fingerprint, path)
 
 
@@ -198,12 +230,7 @@ class SSHTransport(Transport):
     def _connect_once(self, timeout: float) -> paramiko.SSHClient:
         e = self.endpoint
         client = paramiko.SSHClient()
-        for extra in e.extra_known_hosts:
-            if os.path.isfile(extra):
-                client.load_system_host_keys(extra)
-        if os.path.isfile(e.known_hosts):
-            client.load_host_keys(e.known_hosts)
-        client.set_missing_host_key_policy(_AcceptNew(e) if e.policy == "accept-new" else _RefuseUnknown(e))
+        client.set_missing_host_key_policy(_CheckHostKey(e))
         sock = None
         if e.proxy_jump:
             self._jump = self._jump or SSHTransport.for_endpoint(_hop(e))
@@ -225,14 +252,6 @@ class SSHTransport(Transport):
                 sock=sock,
                 transport_factory=_fast_transport,
             )
-        except paramiko.BadHostKeyException:
-            client.close()
-            raise HostKeyError(
-                f"the host key of {e.key_name} does not match the one in known_hosts ({e.known_hosts}): "
-                f"someone may be intercepting the connection, or the host was reinstalled. If you trust the "
-                f"new key, remove the old one with `ssh-keygen -R '{e.key_name}' -f {e.known_hosts}` and add "
-                f"the new one (ssh-keyscan or connect once with ssh)"
-            ) from None
         except paramiko.AuthenticationException as exc:
             client.close()
             tried = ", ".join(e.key_files) or "default keys in ~/.ssh"
