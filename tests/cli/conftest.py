@@ -30,6 +30,21 @@ class FakeBatch(BatchScheduler):
     def directives(self, job, target, chunk):
         return [f"--name={job.function}", f"--cores={job.settings['cores']}"]
 
+    def submit_argv(self, script, job, target, chunk):
+        return [self.command(target, "fake_submit"), script]
+
+    def parse_submit(self, done):
+        return done.stdout.strip()
+
+    def live(self, native_ids, target):
+        return {}
+
+    def finished(self, native_ids, target):
+        return {}
+
+    def cancel_argv(self, native_ids, target):
+        return ["true"]
+
 
 plugin = FakeBatch()
 '''

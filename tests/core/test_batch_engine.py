@@ -23,6 +23,18 @@ class ReportsCompleted(BatchScheduler):
     def finished(self, native_ids, target):
         return {}
 
+    def directives(self, job, target, chunk):
+        return []
+
+    def submit_argv(self, script, job, target, chunk):
+        return ["true"]
+
+    def parse_submit(self, done):
+        return "42"
+
+    def cancel_argv(self, native_ids, target):
+        return ["true"]
+
 
 def completed_job(tmp_path, **settings) -> tuple[Job, Target]:
     jobdir = tmp_path / "jobs" / "c1"

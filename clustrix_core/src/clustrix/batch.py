@@ -18,6 +18,7 @@ import re
 import shlex
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -76,8 +77,13 @@ def sanitize_name(name: str, limit: int = 64) -> str:
     return clean[:limit]
 
 
-class BatchScheduler:
-    """Engine + the interface a scheduler plugin fills in."""
+class BatchScheduler(ABC):
+    """Engine + the interface a scheduler plugin fills in.
+
+    The methods marked abstract are what a plugin must supply: a subclass missing one
+    cannot be instantiated (``TypeError`` naming the method), so the plugin fails to load
+    instead of failing inside every status poll.
+    """
 
     #: directive prefix, e.g. "#SBATCH"
     prefix: str = ""
@@ -98,27 +104,29 @@ class BatchScheduler:
 
     # --- what a scheduler plugin supplies ---------------------------------------------
 
+    @abstractmethod
     def directives(self, job: Job, target: Target, chunk: Chunk) -> list[str]:
         """Directive lines (without the prefix) for this chunk: resources, name, logs, array."""
-        raise NotImplementedError
 
+    @abstractmethod
     def submit_argv(self, script: str, job: Job, target: Target, chunk: Chunk) -> list[str]:
-        raise NotImplementedError
+        """The submit command for the chunk's script (remote path ``script``), as an argument list."""
 
+    @abstractmethod
     def parse_submit(self, done: Completed) -> str:
         """The native id from a successful submit command's output."""
-        raise NotImplementedError
 
+    @abstractmethod
     def live(self, native_ids: Sequence[str], target: Target) -> TaskStates:
         """States of the live tasks of these jobs, with ONE scheduler command."""
-        raise NotImplementedError
 
+    @abstractmethod
     def finished(self, native_ids: Sequence[str], target: Target) -> TaskStates:
         """Final states of jobs no longer live, from accounting (or the scheduler's memory)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def cancel_argv(self, native_ids: Sequence[str], target: Target) -> list[str]:
-        raise NotImplementedError
+        """ONE command cancelling all these scheduler jobs, as an argument list."""
 
     def max_array_size(self, target: Target) -> int:
         """Largest array the site accepts (read from the scheduler's config if possible)."""

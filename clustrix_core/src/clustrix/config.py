@@ -199,6 +199,14 @@ CORE_SETTINGS: tuple[Setting, ...] = (
         "behaviour",
         minimum=0,
     ),
+    S(
+        "status_failures",
+        int,
+        10,
+        "Poll cycles in a row whose status call fails before the job's futures fail with that error.",
+        "behaviour",
+        minimum=1,
+    ),
     S("keep_files", bool, False, "Keep job directories after a successful result.", "behaviour"),
     S(
         "max_log_bytes",

@@ -37,6 +37,19 @@ class TransportError(ClustrixError):
     """A command or a file transfer to the execution host failed."""
 
 
+class PluginContractError(ClustrixError):
+    """A plugin breaks the contract of :mod:`clustrix.hookspecs` (e.g. a backend without a
+    required hook): it is refused at load; fix or uninstall it (``clustrix plugins``)."""
+
+
+class StatusUnavailable(ClustrixError):
+    """A job's status could not be read for ``status_failures`` poll cycles in a row.
+
+    The job may still be running: check the host (``clustrix doctor``), then pick the job
+    up again with ``clustrix.attach`` or ``clustrix status``.
+    """
+
+
 class HostKeyError(TransportError):
     """The SSH host key is unknown or does not match known_hosts."""
 

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 hookspec = pluggy.HookspecMarker("clustrix")
 hookimpl = pluggy.HookimplMarker("clustrix")
 
+#: the hooks every backend implements; a backend missing one is refused when plugins load
+REQUIRED_HOOKS = ("clustrix_submit", "clustrix_status", "clustrix_cancel")
+
 
 @hookspec
 def clustrix_settings() -> Sequence[Setting]:

@@ -6,7 +6,8 @@ imports only from here keeps working when the core's modules are rearranged; the
 project's own five plugins and the example backend in ``tests/example_backend`` do so
 (``tests/core/test_plugin_surface.py`` checks it).
 
-- hooks: :data:`hookimpl` (decorate each implementation);
+- hooks: :data:`hookimpl` (decorate each implementation), :data:`REQUIRED_HOOKS` (every
+  backend implements them, :func:`check_backend` is what refuses one that does not);
 - what hooks receive: :class:`Job` (with the remote layout helpers ``remote_result``,
   ``remote_log``, ...), :class:`Target`, :class:`Transport` and :class:`Completed`;
 - what they answer: :class:`JobStatus`, :class:`State`, :class:`Setting` and the typed
@@ -31,11 +32,13 @@ from .errors import (
     JobPreempted,
     JobTimeout,
     NodeFailure,
+    PluginContractError,
     SubmissionRejected,
     TransportError,
 )
-from .hookspecs import hookimpl
+from .hookspecs import REQUIRED_HOOKS, hookimpl
 from .job import Job, JobStatus, State
+from .plugins import check_backend
 from .quantities import hms, mebibytes, parse_memory, parse_time
 from .runner import KEY_FILE
 from .target import Target
@@ -43,6 +46,7 @@ from .transport import Completed, Transport
 
 __all__ = [
     "KEY_FILE",
+    "REQUIRED_HOOKS",
     "STDERR_TAIL_BYTES",
     "BatchScheduler",
     "Chunk",
@@ -58,6 +62,7 @@ __all__ = [
     "JobStatus",
     "JobTimeout",
     "NodeFailure",
+    "PluginContractError",
     "Setting",
     "State",
     "SubmissionRejected",
@@ -65,6 +70,7 @@ __all__ = [
     "TaskStates",
     "Transport",
     "TransportError",
+    "check_backend",
     "directive_value",
     "hms",
     "hookimpl",

@@ -5,6 +5,12 @@ point's name; the local backend is one of them. A plugin that implements
 ``clustrix_submit`` is a backend. :meth:`Plugins.hooks` returns hook callers that leave
 out every *other* backend, so each backend's hooks answer only for its own jobs while
 non-backend plugins (the core's defaults, auditing hookwrappers) take part in all.
+
+The contract is checked at load: a backend missing one of
+:data:`clustrix.hookspecs.REQUIRED_HOOKS` is refused (unregistered, listed by
+``clustrix plugins`` as a load failure naming the plugin and the hook), and a
+:class:`clustrix.batch.BatchScheduler` missing one of its abstract methods cannot be
+instantiated at all.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import pluggy
 
 from . import defaults, hookspecs
 from .config import Setting, settings_table
-from .errors import BackendNotInstalled
+from .errors import BackendNotInstalled, PluginContractError
 
 
 @dataclass
@@ -61,6 +67,7 @@ class Plugins:
             try:
                 plugin = ep.load()
                 self.pm.register(plugin, name=ep.name)
+                self._check(plugin, ep.name)
             except Exception as exc:  # a broken plugin must not break the others
                 self.failed[ep.name] = PluginInfo(ep.name, dist, version, False, f"{type(exc).__name__}: {exc}")
                 continue
@@ -71,8 +78,17 @@ class Plugins:
     def register(self, plugin: object, name: str) -> None:
         """Register a plugin by hand (tests, notebooks); same rules as an entry point."""
         self.pm.register(plugin, name=name)
+        self._check(plugin, name)
         self.info[name] = PluginInfo(name, "(registered)", "", self._is_backend(plugin))
         self._relays.clear()
+
+    def _check(self, plugin: object, name: str) -> None:
+        """Refuse (unregister, raise PluginContractError) a backend missing a required hook."""
+        try:
+            check_backend(self.pm, plugin, name)
+        except PluginContractError:
+            self.pm.unregister(plugin)
+            raise
 
     def unregister(self, name: str) -> None:
         self.pm.unregister(name=name)
@@ -109,6 +125,30 @@ class Plugins:
         for group in self.pm.hook.clustrix_settings():
             extra.extend(group)
         return settings_table(extra)
+
+
+def implemented(pm: pluggy.PluginManager, plugin: object) -> set[str]:
+    """Names of the hooks ``plugin`` implements (hookwrappers not counted)."""
+    return {
+        caller.name
+        for caller in pm.get_hookcallers(plugin) or []
+        if any(i.plugin is plugin and not (i.hookwrapper or i.wrapper) for i in caller.get_hookimpls())
+    }
+
+
+def check_backend(pm: pluggy.PluginManager, plugin: object, name: str) -> None:
+    """Raise PluginContractError if ``plugin`` (registered in ``pm``) is a backend, i.e.
+    implements ``clustrix_submit``, without every hook of :data:`hookspecs.REQUIRED_HOOKS`."""
+    hooks = implemented(pm, plugin)
+    if "clustrix_submit" not in hooks:
+        return
+    missing = [h for h in hookspecs.REQUIRED_HOOKS if h not in hooks]
+    if missing:
+        raise PluginContractError(
+            f"plugin {name!r} is a backend (it implements clustrix_submit) but does not implement "
+            f"{', '.join(missing)}: every backend implements {', '.join(hookspecs.REQUIRED_HOOKS)} "
+            "(see clustrix.hookspecs)"
+        )
 
 
 _manager: Plugins | None = None

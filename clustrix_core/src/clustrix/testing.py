@@ -24,11 +24,13 @@ from typing import Any
 import pytest
 
 from .decorator import cluster
-from .errors import PicklingError
+from .errors import PicklingError, PluginContractError
 from .future import ClusterFuture
-from .hookspecs import hookimpl
-from .job import State
-from .plugins import manager
+from .hookspecs import REQUIRED_HOOKS, hookimpl
+from .job import Job, State
+from .lifecycle import resolve
+from .plugins import check_backend, implemented, manager
+from .target import Target
 
 
 def wait_for_state(future: ClusterFuture, done: Callable[[State], bool], timeout: float) -> State:
@@ -73,9 +75,18 @@ class StatusSpy:
         return (yield)
 
 
+class _OnlySubmits:
+    """A backend that forgot every hook but ``clustrix_submit``: must be refused."""
+
+    @hookimpl
+    def clustrix_submit(self, job: Job, target: Target) -> str:
+        return "never"
+
+
 class BackendConformance:
-    """Round trip, exception type, unpicklable input, map order, arrays, cancel, batched
-    status, ``env`` and ``setup`` applied."""
+    """The contract (required hooks, an incomplete backend refused), round trip, exception
+    type, unpicklable input, map order, arrays, cancel, batched status, ``env`` and
+    ``setup`` applied."""
 
     #: seconds any single job may take on this backend, queueing included
     timeout: float = 120
@@ -83,6 +94,19 @@ class BackendConformance:
     @pytest.fixture
     def backend_options(self) -> dict[str, Any]:
         raise NotImplementedError("provide a backend_options fixture returning @cluster keywords")
+
+    def test_backend_implements_the_required_hooks(self, backend_options: dict[str, Any]) -> None:
+        name = resolve(backend_options).values["cluster_type"]
+        plugins = manager()
+        assert name in plugins.backends(), f"{name!r} is not a loaded backend: see `clustrix plugins`"
+        plugin = plugins.pm.get_plugin(name)
+        check_backend(plugins.pm, plugin, name)
+        assert set(REQUIRED_HOOKS) <= implemented(plugins.pm, plugin)
+
+    def test_incomplete_backend_is_refused_at_registration(self) -> None:
+        with pytest.raises(PluginContractError, match="clustrix_status"):
+            manager().register(_OnlySubmits(), name="conformance-incomplete")
+        assert not manager().pm.has_plugin("conformance-incomplete")
 
     def test_round_trip_returns_value(self, backend_options: dict[str, Any]) -> None:
         @cluster(**backend_options)

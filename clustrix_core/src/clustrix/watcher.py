@@ -20,7 +20,7 @@ from concurrent.futures import InvalidStateError
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import ClustrixError, ResultCorrupted, ResultUnreadable
+from .errors import ClustrixError, ResultCorrupted, ResultUnreadable, StatusUnavailable
 from .job import Job, JobStatus, State
 from .outcome import read_outcomes
 
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from .target import Target
 
 log = logging.getLogger("clustrix.watcher")
+#: default of the ``status_failures`` setting
+STATUS_FAILURES = 10
 
 
 @dataclass
@@ -94,6 +96,7 @@ class Watcher:
             self._thread.join(timeout)
 
     def _run(self) -> None:
+        failures = 0  # poll cycles in a row that raised
         while not self._stopping:
             with self._lock:
                 watched = list(self._watched.values())
@@ -103,11 +106,35 @@ class Watcher:
                 continue
             try:
                 self.poll(watched)
-            except Exception:  # the watcher must outlive a dropped connection or a bad answer
-                log.warning("status poll for %s failed; retrying", self.target.backend, exc_info=True)
+                failures = 0
+            except Exception as exc:  # the watcher must outlive a dropped connection or a bad answer
+                failures += 1
+                log.warning(
+                    "status poll for %s failed (%d in a row); retrying", self.target.backend, failures, exc_info=True
+                )
+                self._give_up(watched, exc, failures)
                 time.sleep(min(5.0, self._interval() * 4))
             self._wake.wait(timeout=self._interval())
             self._wake.clear()
+
+    def _give_up(self, watched: list[Watched], exc: Exception, failures: int) -> None:
+        """Fail the futures of every job whose ``status_failures`` limit this run of failed
+        cycles reached, with the error: a backend that cannot answer never hangs a future.
+        The job stays in the job store as it was, so ``attach`` can pick it up later."""
+        for w in watched:
+            if failures < int(w.job.settings.get("status_failures") or STATUS_FAILURES):
+                continue
+            error = StatusUnavailable(
+                f"the status of job {w.job.job_id} ({self.target.backend}) could not be read in {failures} poll "
+                f"cycles in a row: {type(exc).__name__}: {exc}. The job may still run: check the host "
+                "(clustrix doctor), then `clustrix status` or clustrix.attach"
+            )
+            error.__cause__ = exc
+            with self._lock:
+                self._watched.pop(w.job.job_id, None)
+            for future in w.futures.values():
+                with contextlib.suppress(InvalidStateError):  # cancelled meanwhile
+                    future.set_exception(error)
 
     def poll(self, watched: list[Watched]) -> None:
         """One cycle: one batched status call, then settle every element that ended."""
