@@ -59,7 +59,7 @@ def config_group() -> None:
 @profile_option
 @click.option("--all", "show_all", is_flag=True, help="Also list keys that are unset.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable: {key: {value, source}}.")
-@click.option("--show-env", is_flag=True, help="Show env values (masked as **** by default: they hold tokens).")
+@click.option("--show-env", is_flag=True, help="Show env values (masked by default: they often hold tokens).")
 def show(profile: str | None, show_all: bool, as_json: bool, show_env: bool) -> None:
     """Print the effective configuration and where each value comes from.
 

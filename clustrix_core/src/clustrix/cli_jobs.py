@@ -53,7 +53,7 @@ def _row_json(row: sqlite3.Row, store: Store, show_env: bool = False) -> dict[st
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="At most this many jobs.")
 @click.option("--all", "show_all", is_flag=True, help="No limit.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output: a list of job records.")
-@click.option("--show-env", is_flag=True, help="With --json: show env values (masked as **** by default).")
+@click.option("--show-env", is_flag=True, help="With --json: show env values (masked by default).")
 def jobs(
     states: tuple[str, ...],
     backend: str | None,
@@ -68,7 +68,7 @@ def jobs(
     States are as last recorded by any process that watched the job; `clustrix status`
     asks the backend for fresh ones. CALLS is the number of calls (futures) in the job,
     with a count per state for a `.map()` array. The values of a job's `env` setting
-    often hold tokens: --json shows them as **** unless --show-env is given.
+    often hold tokens: --json masks them unless --show-env is given.
 
     \b
     Examples:
@@ -311,7 +311,7 @@ def logs(job_id: str, follow: bool, stream: str) -> None:
     transport = recorded.target.transport
     elements = [job.element_of(index)] if index is not None else list(range(job.n_elements))
     streams = ["out", "err"] if stream == "both" else [stream]
-    paths = [(e, s, f"{job.remote_dir}/logs/{e}.{s}") for e in elements for s in streams]
+    paths = [(e, s, job.remote_log(e, s)) for e in elements for s in streams]
     readers = {path: LogReader(transport, path) for _, _, path in paths}
     seen: dict[str, int] = {}
     while True:

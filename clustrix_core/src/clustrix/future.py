@@ -39,6 +39,10 @@ class ClusterFuture(Future[Any]):
         return self.job.native_id
 
     def result(self, timeout: float | None = None) -> Any:
+        """The call's return value (or its exception raised), waiting up to ``timeout`` seconds.
+
+        Interrupted (Ctrl-C), it leaves the job running and says how to cancel it.
+        """
         try:
             return super().result(timeout)
         except KeyboardInterrupt:

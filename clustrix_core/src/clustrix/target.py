@@ -68,7 +68,7 @@ class Target:
         ``remote_work_dir`` as given when absolute; under the host's home directory when it
         starts with ``~/`` or is relative (a job script ``cd``s into its job directory, so a
         relative path would be applied twice); default ``~/.clustrix`` (on this machine: the
-        Clustrix home). Rendering uses :data:`RENDER_HOME` for a remote home it does not ask for.
+        Clustrix home). Rendering uses ``RENDER_HOME`` for a remote home it does not ask for.
         """
         configured = str(self.settings.get("remote_work_dir") or "")
         if not configured:
