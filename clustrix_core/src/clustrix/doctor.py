@@ -9,7 +9,6 @@ scheduler commands present. Everything after the configuration goes through
 
 from __future__ import annotations
 
-import os
 import socket
 import sys
 from collections.abc import Callable
@@ -42,18 +41,12 @@ class StepFailed(Exception):
 
 
 def _ssh_endpoint(settings: dict[str, Any]) -> tuple[str, int, str | None]:
-    """(hostname, port, proxy) after ~/.ssh/config, as the SSH transport will see them."""
-    host = str(settings["cluster_host"])
-    hostname, port, proxy = host, int(settings.get("port") or 22), None
-    path = os.path.expanduser(str(settings.get("ssh_config") or "~/.ssh/config"))
-    if os.path.isfile(path):
-        import paramiko
+    """(hostname, port, route when proxied) after ~/.ssh/config, as the SSH transport resolves them."""
+    from .ssh_transport import resolve_endpoint
 
-        found = paramiko.SSHConfig.from_path(path).lookup(host)
-        hostname = found.get("hostname", host)
-        port = int(settings.get("port") or found.get("port") or 22)
-        proxy = found.get("proxyjump") or found.get("proxycommand")
-    return hostname, port, proxy
+    endpoint = resolve_endpoint(settings)
+    proxied = endpoint.proxy_jump or endpoint.proxy_command
+    return endpoint.hostname, endpoint.port, endpoint.route() if proxied else None
 
 
 class Checks:
@@ -96,7 +89,7 @@ class Checks:
             return "runs on this machine (no network)"
         hostname, port, proxy = _ssh_endpoint(self.settings)
         if proxy:
-            return f"reached through {proxy} (checked by the next step)"
+            return f"reached {proxy} (checked by the next step)"
         try:
             socket.create_connection((hostname, port), timeout=10).close()
         except OSError as exc:
@@ -129,7 +122,8 @@ class Checks:
                 "set key_file= or load your key into the agent (`ssh-add`), and install the public key on the "
                 f"host (`ssh-copy-id {user}@{host}`); `ssh {user}@{host} true` must work without a password",
             ) from None
-        return f"commands run on {self.target.transport.where}"
+        endpoint = getattr(self.target.transport, "endpoint", None)  # an SSH transport says how it got there
+        return f"commands run on {self.target.transport.where}" + (f", {endpoint.route()}" if endpoint else "")
 
     def python(self) -> str:
         assert self.target is not None

@@ -12,8 +12,8 @@ the host is never re-executed; for one sent with ``idempotent=False`` (a submiss
 unknown outcome raises :class:`~clustrix.errors.CommandOutcomeUnknown`.
 
 ``~/.ssh/config`` is honoured through ``paramiko.SSHConfig`` (HostName, User, Port,
-IdentityFile, ProxyJump, UserKnownHostsFile, GlobalKnownHostsFile); the agent is used
-when it runs. Host keys are checked against the known_hosts files as OpenSSH reads them
+IdentityFile, ProxyJump, ProxyCommand, UserKnownHostsFile, GlobalKnownHostsFile); the
+agent is used when it runs. With both ProxyJump and ProxyCommand set, ProxyJump is used. Host keys are checked against the known_hosts files as OpenSSH reads them
 (:mod:`clustrix.ssh_known_hosts`), strictly unless ``host_key_policy="accept-new"``
 (record unknown keys, like OpenSSH's ``StrictHostKeyChecking=accept-new``); a changed or
 revoked key is always refused.
@@ -71,6 +71,7 @@ class Endpoint:
     global_known_hosts: tuple[str, ...] = GLOBAL_KNOWN_HOSTS  # GlobalKnownHostsFile (read only)
     policy: str = "strict"
     proxy_jump: str | None = None
+    proxy_command: str | None = None  # ProxyCommand (tokens expanded), used when there is no ProxyJump
     config_path: str | None = None
     timeout: float = DEFAULT_TIMEOUT  # ssh_timeout: bound of every wait on the host
 
@@ -82,6 +83,19 @@ class Endpoint:
     def key_name(self) -> str:
         """The name known_hosts files use for this host."""
         return self.hostname if self.port == 22 else f"[{self.hostname}]:{self.port}"
+
+    def route(self) -> str:
+        """The path a connection really takes, for ``clustrix doctor`` and messages."""
+        if self.proxy_jump:
+            hops: list[str] = []
+            hop = self
+            while hop.proxy_jump:
+                hop = _hop(hop)
+                hops.insert(0, hop.where)
+            return f"through ProxyJump {' -> '.join(hops)} -> {self.where}"
+        if self.proxy_command:
+            return f"through ProxyCommand `{self.proxy_command}` to {self.where}"
+        return f"directly to {self.where}"
 
 
 def _ssh_config(path: str | None) -> paramiko.SSHConfig:
@@ -99,6 +113,7 @@ def resolve_endpoint(settings: Mapping[str, Any]) -> Endpoint:
     keys = [key_file] if key_file else list(found.get("identityfile", []))
     extra = tuple(os.path.expanduser(f) for f in str(found.get("userknownhostsfile", "")).split() if f)
     jump = found.get("proxyjump")
+    command = found.get("proxycommand")  # paramiko reads "none" as None
     global_files = str(found.get("globalknownhostsfile", "")).split()
     return Endpoint(
         host=host,
@@ -111,6 +126,7 @@ def resolve_endpoint(settings: Mapping[str, Any]) -> Endpoint:
         global_known_hosts=tuple(os.path.expanduser(f) for f in global_files) or GLOBAL_KNOWN_HOSTS,
         policy=settings.get("host_key_policy") or "strict",
         proxy_jump=None if not jump or jump.lower() == "none" else jump,
+        proxy_command=command or None,
         config_path=config_path,
         timeout=float(settings.get("ssh_timeout") or DEFAULT_TIMEOUT),
     )
@@ -133,7 +149,7 @@ def _hop(endpoint: Endpoint) -> Endpoint:
         "ssh_timeout": endpoint.timeout,
     }
     hop = resolve_endpoint(settings)
-    return replace(hop, proxy_jump=",".join(before) or None) if before else replace(hop, proxy_jump=None)
+    return replace(hop, proxy_jump=",".join(before) or None, proxy_command=None)
 
 
 class _CheckHostKey(paramiko.MissingHostKeyPolicy):
@@ -209,6 +225,7 @@ class SSHTransport(Transport):
         self._sftp_lock = threading.Lock()
         self._home: str | None = None
         self.connects = 0  # connections opened (1 unless the connection dropped)
+        self.proxy_commands = 0  # ProxyCommand processes started
         self.bytes_sent = 0  # file bytes uploaded (payloads, job files)
         self.bytes_received = 0
 
@@ -231,12 +248,16 @@ class SSHTransport(Transport):
         e = self.endpoint
         client = paramiko.SSHClient()
         client.set_missing_host_key_policy(_CheckHostKey(e))
-        sock = None
+        sock: Any = None
         if e.proxy_jump:
             self._jump = self._jump or SSHTransport.for_endpoint(_hop(e))
             sock = self._jump.connection().open_channel(
                 "direct-tcpip", (e.hostname, e.port), ("127.0.0.1", 0), timeout=timeout
             )
+        elif e.proxy_command:  # run by the shell, as OpenSSH does; its stdin/stdout carry the connection
+            sock = paramiko.ProxyCommand(shlex.join(["/bin/sh", "-c", f"exec {e.proxy_command}"]))
+            sock.settimeout(timeout)
+            self.proxy_commands += 1
         try:
             client.connect(
                 e.hostname,
