@@ -7,7 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SSH_DIR=${SSH_DIR:-/tmp/clustrix-infra/ssh}
 PKGS="openssh-server python3-venv slurmctld slurmd slurm-client slurm-wlm-basic-plugins slurmdbd munge libmunge2
   mariadb-server mariadb-client mariadb-common galera-4 libslurm-perl libslurmdb-perl libswitch-perl
-  gridengine-common gridengine-client gridengine-master gridengine-exec"
+  gridengine-common gridengine-client gridengine-master gridengine-exec libpam-oath oathtool liboath0"
 
 bash "$(dirname "${BASH_SOURCE[0]}")/stop_all.sh"
 # only what is installed (apt-get purge fails on a name it does not know), plus the patterns' leftovers
@@ -22,6 +22,7 @@ left=$(dpkg -l | awk '/^(rc|iU|iF|ic|iH)/{print $2}')
 # shellcheck disable=SC2086
 [ -z "$left" ] || dpkg --purge $left
 apt-get autoremove --purge -y -q
+rm -f /etc/pam.d/sshd-mfa  # ssh_sites.sh's PAM service
 rm -rf /etc/slurm /var/lib/slurm /var/log/slurm /run/slurm* /etc/munge /var/lib/munge /var/log/munge /run/munge \
   /etc/mysql /var/lib/mysql /run/mysqld /var/log/mariadbd.log /var/lib/gridengine /var/spool/gridengine \
   /etc/default/gridengine /run/gridengine /var/run/gridengine /opt/slurm-torque "$SSH_DIR" "${INFRA_LOG_DIR:-/tmp/clustrix-infra/logs}" /tmp/clustrix-infra
@@ -37,6 +38,6 @@ for u in sgeadmin mysql slurm munge; do
   ! getent group "$u" >/dev/null || groupdel "$u"
 done
 [ ! -f /root/.ssh/authorized_keys ] || sed -i '/clustrix-test/d' /root/.ssh/authorized_keys
-still=$(dpkg -l | awk '$1 ~ /^[a-z][a-z]$/ && $1 != "un" {print $2}' | grep -E 'slurm|munge|gridengine|mariadb|openssh-server|python3-venv' || true)
+still=$(dpkg -l | awk '$1 ~ /^[a-z][a-z]$/ && $1 != "un" {print $2}' | grep -E 'slurm|munge|gridengine|mariadb|openssh-server|python3-venv|oath' || true)
 [ -z "$still" ] || { echo "purge_all: still installed: $still" >&2; exit 1; }
 echo "all purged"

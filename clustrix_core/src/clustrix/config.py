@@ -165,6 +165,13 @@ CORE_SETTINGS: tuple[Setting, ...] = (
         above=0,
     ),
     S(
+        "mfa_command",
+        str,
+        None,
+        "Shell command printing the answer to an SSH login's prompt (a one-time code); default: ask on the terminal.",
+        "behaviour",
+    ),
+    S(
         "remote_work_dir",
         str,
         None,

@@ -21,6 +21,7 @@ revoked key is always refused.
 
 from __future__ import annotations
 
+import functools
 import getpass
 import logging
 import os
@@ -41,6 +42,7 @@ from paramiko.common import cMSG_CHANNEL_REQUEST
 
 from . import ssh_known_hosts as known_hosts
 from .errors import CommandOutcomeUnknown, HostKeyError, TransportError
+from .ssh_prompts import SiteTransport, can_ask_user
 from .transport import Completed, Transport
 
 log = logging.getLogger("clustrix.ssh")
@@ -72,6 +74,7 @@ class Endpoint:
     policy: str = "strict"
     proxy_jump: str | None = None
     proxy_command: str | None = None  # ProxyCommand (tokens expanded), used when there is no ProxyJump
+    mfa_command: str | None = None  # answers keyboard-interactive prompts (one-time codes)
     config_path: str | None = None
     timeout: float = DEFAULT_TIMEOUT  # ssh_timeout: bound of every wait on the host
 
@@ -127,6 +130,7 @@ def resolve_endpoint(settings: Mapping[str, Any]) -> Endpoint:
         policy=settings.get("host_key_policy") or "strict",
         proxy_jump=None if not jump or jump.lower() == "none" else jump,
         proxy_command=command or None,
+        mfa_command=settings.get("mfa_command") or None,
         config_path=config_path,
         timeout=float(settings.get("ssh_timeout") or DEFAULT_TIMEOUT),
     )
@@ -147,6 +151,7 @@ def _hop(endpoint: Endpoint) -> Endpoint:
         "known_hosts": endpoint.known_hosts,
         "host_key_policy": endpoint.policy,
         "ssh_timeout": endpoint.timeout,
+        "mfa_command": endpoint.mfa_command,
     }
     hop = resolve_endpoint(settings)
     return replace(hop, proxy_jump=",".join(before) or None, proxy_command=None)
@@ -268,10 +273,13 @@ class SSHTransport(Transport):
                 allow_agent=True,
                 timeout=timeout,
                 banner_timeout=timeout,
-                auth_timeout=timeout,
+                # a person typing a one-time code gets two minutes, a command or the host no more than ssh_timeout
+                auth_timeout=timeout if e.mfa_command or not can_ask_user() else max(timeout, 120.0),
                 channel_timeout=timeout,
                 sock=sock,
-                transport_factory=_fast_transport,
+                transport_factory=functools.partial(
+                    SiteTransport, mfa_command=e.mfa_command, where=e.where, timeout=timeout
+                ),
             )
         except paramiko.AuthenticationException as exc:
             client.close()
@@ -567,8 +575,3 @@ class SSHTransport(Transport):
         paths = list(paths)
         if paths:
             self.run(["sh", "-c", 'umask 077 && mkdir -p -- "$@"', "sh", *paths]).check()
-
-
-def _fast_transport(sock: Any, **kwargs: Any) -> paramiko.Transport:
-    """A paramiko Transport with a larger window and packets: bulk uploads are not window-bound."""
-    return paramiko.Transport(sock, default_window_size=64 << 20, default_max_packet_size=256 << 10, **kwargs)
