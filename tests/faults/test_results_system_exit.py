@@ -40,7 +40,11 @@ def test_remote_sys_exit_3_and_0_raise_RemoteSystemExit_and_the_caller_keeps_run
     script.write_text(CALLER)
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.splitlines() == ["caught RemoteSystemExit 3", "caught RemoteSystemExit 0", "caller still running"]
+    assert done.stdout.splitlines() == [
+        "caught RemoteSystemExit 3",
+        "caught RemoteSystemExit 0",
+        "caller still running",
+    ]
 
 
 @pytest.mark.parametrize(
