@@ -54,3 +54,31 @@ def test_plugin_surface_exports_what_it_lists() -> None:
     assert not missing
     for name in ("hookimpl", "Job", "Target", "JobStatus", "State", "Setting", "BatchScheduler", "Transport"):
         assert name in clustrix.plugin.__all__
+
+
+CORE_SOURCES = sorted((ROOT / "clustrix_core/src/clustrix").rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", [*CORE_SOURCES, *PLUGIN_SOURCES], ids=lambda p: str(p.relative_to(ROOT)))
+def test_remote_job_paths_come_from_the_job_layout_helpers(path: Path) -> None:
+    """Only job.py spells a path under a job's remote dir; everyone else asks the Job
+    (``remote_result``, ``remote_log``, ``remote_status``, ``remote_file``, ...)."""
+    if path.name == "job.py" and path.parent.name == "clustrix":
+        return
+    text = path.read_text()
+    for spelled in ("remote_dir}/", 'remote_dir, "'):
+        assert spelled not in text, (
+            f"{path.relative_to(ROOT)} spells a job path by hand ({spelled!r}): use a Job method"
+        )
+
+
+def test_layout_helpers_name_the_documented_paths() -> None:
+    from clustrix.plugin import Job
+
+    job = Job("c1", "f", "local", {}, Path("/l/jobs/c1"), "/w/jobs/c1", n_calls=3, tasks_per_element=1)
+    assert job.remote_work_dir == "/w" and job.remote_blobs_dir == "/w/blobs"
+    assert job.remote_result(2) == "/w/jobs/c1/results/2.pkl"
+    assert job.remote_log(2) == "/w/jobs/c1/logs/2.err" and job.remote_log(0, "out") == "/w/jobs/c1/logs/0.out"
+    assert job.remote_status("0.started") == "/w/jobs/c1/status/0.started"
+    assert job.remote_file("runner.py") == "/w/jobs/c1/runner.py"
+    assert job.remote_subdirs() == ["/w/jobs/c1/results", "/w/jobs/c1/logs", "/w/jobs/c1/status"]

@@ -45,6 +45,7 @@ def unreachable_reason() -> str | None:
 
 @pytest.mark.real_k8s
 class TestRealCluster(BackendConformance):
+    remote_files = False  # pods keep their files; results come back through the API
     timeout = 600  # image pulls and scheduling on a real cluster
 
     @pytest.fixture

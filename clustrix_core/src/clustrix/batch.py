@@ -253,7 +253,7 @@ class BatchScheduler(ABC):
         """Submit one chunk exactly once: the submit command is never repeated blindly. When its
         outcome is unknown (the connection failed after it was sent), the scheduler is asked
         whether it has a job running the chunk's script, and only if not is it sent again."""
-        script = f"{job.remote_dir}/{chunk.script_name()}"
+        script = job.remote_file(chunk.script_name())
         argv = self.submit_argv(script, job, target, chunk)
         for attempt in (1, 2):
             try:
@@ -347,11 +347,11 @@ class BatchScheduler(ABC):
         mappings = {job.job_id: self._elements(job, target) for job in jobs}
         native_ids = sorted({nid for m in mappings.values() for nid, _ in m})
         live = self.live(native_ids, target) if native_ids else {}
-        listing = target.transport.listdirs([f"{job.remote_dir}/results" for job in jobs])
+        listing = target.transport.listdirs([job.remote_results_dir for job in jobs])
         states: dict[str, dict[int, State]] = {}
         vanished: set[str] = set()
         for job in jobs:
-            have = listing.get(f"{job.remote_dir}/results", set())
+            have = listing.get(job.remote_results_dir, set())
             states[job.job_id] = {}
             for key, element in mappings[job.job_id].items():
                 if f"{element}.pkl" in have:
@@ -376,7 +376,7 @@ class BatchScheduler(ABC):
                             f"the scheduler no longer lists job {key[0]} and its accounting still said "
                             f"{found} after accounting_grace ({job.settings.get('accounting_grace')} s)"
                         )
-            self._await_lagging_results(job, elements, listing.get(f"{job.remote_dir}/results", set()))
+            self._await_lagging_results(job, elements, listing.get(job.remote_results_dir, set()))
             overall = State.RUNNING if any(not s.terminal for s in elements.values()) else State.COMPLETED
             answer[job.job_id] = JobStatus(overall, elements, "; ".join(reasons))
         return answer
@@ -429,7 +429,7 @@ class BatchScheduler(ABC):
         if outcome is not None:
             return None
         element = job.element_of(call_index)
-        paths = [f"{job.remote_dir}/logs/{element}.err", *self.scheduler_logs(job, element)]
+        paths = [job.remote_log(element), *self.scheduler_logs(job, element)]
         texts = [target.transport.read_text(p, STDERR_TAIL_BYTES) or "" for p in paths]
         tail = "\n".join(t.rstrip() for t in texts if t.strip())[-STDERR_TAIL_BYTES:]
         state = status.of(element)

@@ -46,24 +46,24 @@ class TransportFiles:
 
     @hookimpl(trylast=True)
     def clustrix_stage(self, job: Job, target: Target) -> bool:
-        transport, work = target.transport, job.remote_work_dir
+        transport = target.transport
         if str(job.local_dir) == job.remote_dir:
             return True
         blobs = target.blobs_needed(job)
-        transport.mkdirs([f"{job.remote_dir}/{d}" for d in ("results", "logs", "status")] + [f"{work}/blobs"])
-        remote_blobs = {f"{work}/blobs/{d}": d for d in blobs}
+        transport.mkdirs([*job.remote_subdirs(), job.remote_blobs_dir])
+        remote_blobs = {f"{job.remote_blobs_dir}/{d}": d for d in blobs}
         for path in sorted(transport.missing(remote_blobs)):
             transport.put(target.home / "blobs" / remote_blobs[path], path)
         for item in sorted(job.local_dir.iterdir()):
             if item.is_file():
-                transport.put(item, f"{job.remote_dir}/{item.name}", mode=0o700 if item.suffix == ".sh" else 0o600)
+                transport.put(item, job.remote_file(item.name), mode=0o700 if item.suffix == ".sh" else 0o600)
         return True
 
     @hookimpl(trylast=True)
     def clustrix_fetch(self, job: Job, target: Target, elements: Sequence[int]) -> bool:
         if str(job.local_dir) != job.remote_dir:
             for e in elements:
-                target.transport.get(f"{job.remote_dir}/results/{e}.pkl", job.result_path(e))
+                target.transport.get(job.remote_result(e), job.result_path(e))
         return True
 
     @hookimpl(trylast=True)
@@ -93,7 +93,7 @@ class GenericError:
         self, job: Job, target: Target, call_index: int, status: JobStatus, outcome: tuple[Any, ...] | None
     ) -> BaseException:
         element = job.element_of(call_index)
-        stderr = target.transport.read_text(f"{job.remote_dir}/logs/{element}.err", STDERR_TAIL_BYTES) or ""
+        stderr = target.transport.read_text(job.remote_log(element), STDERR_TAIL_BYTES) or ""
         message = "" if stderr.strip() else "no error information (the job wrote no result and no stderr)"
         return typed_failure(job, call_index, status, stderr, message)
 

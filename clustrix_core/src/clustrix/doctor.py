@@ -127,7 +127,7 @@ class Checks:
 
     def python(self) -> str:
         assert self.target is not None
-        python = self.target.python
+        python = self.target.prepare_environment(self.target.settings)
         done = self.target.transport.run([python, "-c", PROBE], timeout=60)
         if done.returncode == 127:
             raise StepFailed(f"{python!r} not found on {self.where}", "set python= to the interpreter's full path")

@@ -291,7 +291,7 @@ def _fix(found: Interpreter, requirements: Sequence[str], local: bool = False) -
 
 
 class EnvironmentSettings:
-    """Registers the ``requirements`` setting (the step itself runs from ``Target.python``)."""
+    """Registers the ``requirements`` setting (the step itself is ``Target.prepare_environment``, step 4 of ``lifecycle.submit``)."""
 
     @hookimpl
     def clustrix_settings(self) -> list[Setting]:

@@ -37,6 +37,9 @@ import cloudpickle
 from . import runner
 from .errors import PicklingError
 
+#: subdirectories of every job dir, local and remote
+JOB_SUBDIRS = ("results", "logs", "status")
+
 
 class State(enum.StrEnum):
     """Where a job or one of its elements is; the terminal ones end a future."""
@@ -61,18 +64,37 @@ class State(enum.StrEnum):
 
 @dataclass
 class JobStatus:
-    """A backend's answer for one job: overall state, per-element states when known."""
+    """A backend's answer about one job (from ``clustrix_status``).
+
+    ``elements`` maps an array element to its state where the backend knows it; ``state``
+    is the job's overall state and stands for every element ``elements`` leaves out, so a
+    backend that knows only the whole job answers ``JobStatus(state)``. Read an element's
+    state with :meth:`of`. ``reason`` is shown to the user with a failure (e.g. SGE's
+    error reason, "the scheduler no longer lists job 42").
+    """
 
     state: State
     elements: dict[int, State] = field(default_factory=dict)
     reason: str = ""
 
     def of(self, element: int) -> State:
+        """The state of ``element``: its own if known, else the job's."""
         return self.elements.get(element, self.state)
 
 
 @dataclass
 class Job:
+    """One submission: ``n_calls`` calls of one function, run as ``n_elements`` elements.
+
+    Every hook receives it. ``job_id`` is Clustrix's id (the store's key, in every remote
+    path); ``native_id`` is what the backend's ``clustrix_submit`` returned (None until
+    then). ``settings`` are the job's resolved settings (a backend reads its own keys
+    there). ``local_dir`` is the packaged job on this machine, ``remote_dir`` the same
+    directory on the execution host (equal when the job runs here); spell no path under
+    it: ask the layout helpers below (``remote_result``, ``remote_log``, ...). Calls are
+    numbered ``0 .. n_calls-1``; element ``e`` runs :meth:`calls_of` ``(e)``.
+    """
+
     job_id: str
     function: str
     backend: str
@@ -86,6 +108,7 @@ class Job:
 
     @property
     def n_elements(self) -> int:
+        """Array elements: what the scheduler launches (one task, process or pod each)."""
         return math.ceil(self.n_calls / self.tasks_per_element)
 
     @property
@@ -93,23 +116,70 @@ class Job:
         return self.n_calls > 1
 
     def call_id(self, index: int) -> str:
+        """The id a call's future and the store use: ``JOBID`` alone, ``JOBID.i`` in a map."""
         return f"{self.job_id}.{index}" if self.is_array else self.job_id
 
     def calls_of(self, element: int) -> range:
+        """The call indexes ``element`` runs, in a row."""
         start = element * self.tasks_per_element
         return range(start, min(start + self.tasks_per_element, self.n_calls))
 
     def element_of(self, call_index: int) -> int:
+        """The element that runs call ``call_index``."""
         return call_index // self.tasks_per_element
+
+    # --- the job's layout: the one place its paths are spelled (see the module docstring) ---
 
     @property
     def remote_work_dir(self) -> str:
+        """The work dir holding ``jobs/`` and ``blobs/`` on the execution host."""
         return str(Path(self.remote_dir).parent.parent)
 
+    @property
+    def remote_blobs_dir(self) -> str:
+        """Content-addressed payloads, shared by the jobs of one work dir."""
+        return f"{self.remote_work_dir}/blobs"
+
+    def remote_subdirs(self) -> list[str]:
+        """The directories staging creates in the remote job dir: results, logs, status."""
+        return [f"{self.remote_dir}/{sub}" for sub in JOB_SUBDIRS]
+
+    @property
+    def remote_results_dir(self) -> str:
+        return f"{self.remote_dir}/results"
+
+    @property
+    def remote_logs_dir(self) -> str:
+        """Where the elements' stdout/stderr go; a scheduler's own log files go here too."""
+        return f"{self.remote_dir}/logs"
+
+    @property
+    def remote_status_dir(self) -> str:
+        """Marker files of the runner and of backends (started, ended, pid, cancelled, ...)."""
+        return f"{self.remote_dir}/status"
+
+    def remote_result(self, element: int) -> str:
+        """The result file of ``element`` on the execution host (written by the runner)."""
+        return f"{self.remote_results_dir}/{element}.pkl"
+
+    def remote_log(self, element: int | str, stream: str = "err") -> str:
+        """stdout (``stream="out"``) or stderr of ``element`` on the execution host."""
+        return f"{self.remote_logs_dir}/{element}.{stream}"
+
+    def remote_status(self, name: str) -> str:
+        """A marker file in the job's status dir (``E.started``, ``pid``, ``cancelled``)."""
+        return f"{self.remote_status_dir}/{name}"
+
+    def remote_file(self, name: str) -> str:
+        """A file at the top of the remote job dir: ``runner.py``, ``key``, a job script."""
+        return f"{self.remote_dir}/{name}"
+
     def result_path(self, element: int) -> Path:
+        """Where the result file of ``element`` is read locally (fetched, or written here)."""
         return self.local_dir / "results" / f"{element}.pkl"
 
     def log_path(self, element: int, stream: str = "err") -> Path:
+        """stdout/stderr of ``element`` in the local job dir (where the job ran here)."""
         return self.local_dir / "logs" / f"{element}.{stream}"
 
 
@@ -255,7 +325,7 @@ def package(
         if not directory.exists():
             directory.mkdir(parents=True, exist_ok=True, mode=0o700)
             directory.chmod(0o700)
-    for sub in ("results", "logs", "status"):
+    for sub in JOB_SUBDIRS:
         (local_dir / sub).mkdir(mode=0o700)
     write_key(local_dir)
     (local_dir / "manifest.json").write_text(json.dumps(manifest, indent=1))

@@ -1,4 +1,4 @@
-"""The life of a job, in order: resolve, package, record, stage, submit, watch.
+"""The life of a job, in order: resolve, package, record, environment, stage, submit, watch.
 
 Return and clean-up happen in the target's watcher when the job ends. ``attach``
 rebuilds futures for a job that another (maybe dead) process submitted.
@@ -23,7 +23,7 @@ from typing import Any
 
 from . import config
 from .environment import captured_requirements, requirements_of
-from .errors import ConfigError, StoreError, SubmissionRejected
+from .errors import ConfigError, PluginContractError, StoreError, SubmissionRejected
 from .future import ClusterFuture
 from .job import Job, State, package
 from .plugins import manager
@@ -68,10 +68,13 @@ def submit(func: Callable[..., Any], calls: Sequence[Call], overrides: Mapping[s
     make_private([job.local_dir, *(target.home / "blobs" / b for b in target.blobs_needed(job))])
     store.record(job, target.key)  # 3. recorded before anything can be lost
     try:
-        target.hooks.clustrix_stage(job=job, target=target)  # 4. stage (+ environment)
-        native_id = target.hooks.clustrix_submit(job=job, target=target)  # 5. submit
+        target.prepare_environment(job.settings)  # 4. environment: the interpreter the scripts name
+        target.hooks.clustrix_stage(job=job, target=target)  # 5. stage
+        native_id = target.hooks.clustrix_submit(job=job, target=target)  # 6. submit
         if native_id is None:
-            raise RuntimeError(f"backend {target.backend!r} returned no id from clustrix_submit")
+            raise PluginContractError(
+                f"backend {target.backend!r} returned no id from clustrix_submit (see clustrix.hookspecs)"
+            )
     except ConfigError:
         _forget(target, job)  # refused before the backend saw it: nothing to find later
         raise
@@ -85,7 +88,7 @@ def submit(func: Callable[..., Any], calls: Sequence[Call], overrides: Mapping[s
     except Exception as exc:
         raise _unrecorded(target, job, exc) from exc
     futures = [ClusterFuture(job, i, target) for i in range(job.n_calls)]
-    target.watcher.watch(job, futures)  # 6. watch; 7. return and 8. clean up follow there
+    target.watcher.watch(job, futures)  # 7. watch; return and clean up follow there
     return futures
 
 

@@ -1,20 +1,20 @@
 """Everything a backend author imports, in one module: ``from clustrix.plugin import ...``.
 
-Read :mod:`clustrix.hookspecs` for what each hook receives, returns and when it is
+Read ``clustrix.hookspecs`` for what each hook receives, returns and when it is
 called; this module hands on the objects those hooks take and give back. A plugin that
 imports only from here keeps working when the core's modules are rearranged; the
 project's own five plugins and the example backend in ``tests/example_backend`` do so
 (``tests/core/test_plugin_surface.py`` checks it).
 
-- hooks: :data:`hookimpl` (decorate each implementation), :data:`REQUIRED_HOOKS` (every
-  backend implements them, :func:`check_backend` is what refuses one that does not);
-- what hooks receive: :class:`Job` (with the remote layout helpers ``remote_result``,
-  ``remote_log``, ...), :class:`Target`, :class:`Transport` and :class:`Completed`;
-- what they answer: :class:`JobStatus`, :class:`State`, :class:`Setting` and the typed
-  failures (:func:`typed_failure`, the :class:`JobFailed` family);
-- batch schedulers: :class:`BatchScheduler` and its helpers (:class:`Chunk`,
-  :data:`TaskStates`, :func:`directive_value`, :func:`sanitize_name`);
-- quantities: :func:`parse_memory`, :func:`parse_time`, :func:`mebibytes`, :func:`hms`.
+- hooks: ``hookimpl`` (decorate each implementation), ``REQUIRED_HOOKS`` (every
+  backend implements them, ``check_backend`` is what refuses one that does not);
+- what hooks receive: ``Job`` (with the remote layout helpers ``remote_result``,
+  ``remote_log``, ...), ``Target``, ``Transport`` and ``Completed``;
+- what they answer: ``JobStatus``, ``State``, ``Setting`` and the typed
+  failures (``typed_failure``, the ``JobFailed`` family);
+- batch schedulers: ``BatchScheduler`` and its helpers (``Chunk``,
+  ``TaskStates``, ``directive_value``, ``sanitize_name``);
+- quantities: ``parse_memory``, ``parse_time``, ``mebibytes``, ``hms``.
 """
 
 from __future__ import annotations

@@ -38,6 +38,15 @@ def is_local_host(host: str | None) -> bool:
 
 
 class Target:
+    """Where jobs run: one backend on one host, as one user, in one work dir.
+
+    Every hook receives it. ``settings`` are the target's resolved settings (a job's own
+    are ``job.settings``); ``transport`` runs commands and moves files on the execution
+    host (opened on first use); ``dry_run`` is set while rendering, when a hook must not
+    contact the host; ``is_local`` says whether the host is this machine. One Target per
+    process serves every job with the same target settings: one connection, one watcher.
+    """
+
     def __init__(self, settings: Mapping[str, Any], *, dry_run: bool = False) -> None:
         self.settings = dict(settings)
         #: describe jobs without contacting the host (``clustrix render``): no home
@@ -81,9 +90,11 @@ class Target:
         home = RENDER_HOME if self.dry_run and not self.is_local else self.transport.home()
         return f"{home.rstrip('/')}/{under_home}".rstrip("/")
 
-    @property
-    def python(self) -> str:
-        return self.python_for(self.settings)
+    def prepare_environment(self, settings: Mapping[str, Any]) -> str:
+        """The environment step: find (or build: a venv on a remote host, up to minutes) the
+        interpreter for jobs with these settings and return it. Cached per interpreter and
+        requirements, so the job scripts written afterwards name it without asking again."""
+        return self.python_for(settings)
 
     def python_for(self, settings: Mapping[str, Any]) -> str:
         """Interpreter for jobs with these settings (their own ``python``/``requirements``);

@@ -55,7 +55,7 @@ def wait_for_output(future: ClusterFuture, text: str, timeout: float, stream: st
     to check what it had printed must wait for the print itself.
     """
     job = future.job
-    path = f"{job.remote_dir}/logs/{job.element_of(future.index)}.{stream}"
+    path = job.remote_log(job.element_of(future.index), stream)
     deadline = time.monotonic() + timeout
     while text not in (future.target.transport.read_text(path) or ""):
         if time.monotonic() > deadline:
@@ -84,12 +84,15 @@ class _OnlySubmits:
 
 
 class BackendConformance:
-    """The contract (required hooks, an incomplete backend refused), round trip, exception
-    type, unpicklable input, map order, arrays, cancel, batched status, ``env`` and
-    ``setup`` applied."""
+    """The contract (required hooks, an incomplete backend refused, the job's files where
+    the layout helpers say), round trip, exception type, unpicklable input, map order,
+    arrays, cancel, batched status, ``env`` and ``setup`` applied."""
 
     #: seconds any single job may take on this backend, queueing included
     timeout: float = 120
+    #: whether the job's files live where ``target.transport`` reaches them (False on Kubernetes,
+    #: whose pods keep theirs); the layout check reads them there
+    remote_files: bool = True
 
     @pytest.fixture
     def backend_options(self) -> dict[str, Any]:
@@ -175,6 +178,28 @@ class BackendConformance:
             return os.environ.get("CLUSTRIX_KIT_ENV"), os.environ.get("CLUSTRIX_KIT_SETUP")
 
         assert environment.submit().result(timeout=self.timeout) == (value, "ran")
+
+    def test_job_files_are_where_the_layout_helpers_say(self, backend_options: dict[str, Any]) -> None:
+        if not self.remote_files:
+            pytest.skip("this backend keeps its job files off the transport's filesystem (remote_files = False)")
+
+        @cluster(**{**backend_options, "keep_files": True})
+        def speak(x: int) -> int:
+            import sys
+
+            print(f"to stdout {x}")
+            print(f"to stderr {x}", file=sys.stderr)
+            return x
+
+        futures = speak.map([1, 2])
+        assert [f.result(timeout=self.timeout) for f in futures] == [1, 2]
+        job, transport = futures[0].job, futures[0].target.transport
+        results = transport.listdirs([job.remote_results_dir])[job.remote_results_dir]
+        for x, future in zip([1, 2], futures, strict=True):
+            element = job.element_of(future.index)
+            assert job.remote_result(element).rsplit("/", 1)[1] in results
+            assert f"to stdout {x}" in (transport.read_text(job.remote_log(element, "out")) or "")
+            assert f"to stderr {x}" in (transport.read_text(job.remote_log(element)) or "")
 
     def test_cancel_stops_a_running_job(self, backend_options: dict[str, Any]) -> None:
         @cluster(**backend_options)

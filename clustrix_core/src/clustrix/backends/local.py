@@ -62,8 +62,10 @@ class LocalBackend:
     def clustrix_submit(self, job: Job, target: Target) -> str:
         jobdir = job.remote_dir
         mode = self._mode(job)
-        argv = with_setup(job.settings, [target.python, "-m", "clustrix.backends.local_worker", jobdir])
-        log = open_log(os.path.join(jobdir, "logs", "worker.log"))
+        argv = with_setup(
+            job.settings, [target.python_for(target.settings), "-m", "clustrix.backends.local_worker", jobdir]
+        )
+        log = open_log(job.remote_log("worker", "log"))
         try:
             proc = subprocess.Popen(
                 argv,
@@ -90,7 +92,7 @@ class LocalBackend:
         if child is not None:
             return child.poll() is None
         try:
-            with open(os.path.join(job.remote_dir, "status", "worker.json")) as f:
+            with open(job.remote_status("worker.json")) as f:
                 started = json.load(f).get("start_time")
         except (OSError, ValueError):
             started = None
@@ -101,7 +103,7 @@ class LocalBackend:
     def clustrix_status(self, jobs: Sequence[Job], target: Target) -> dict[str, JobStatus]:
         answer = {}
         for job in jobs:
-            status_dir = os.path.join(job.remote_dir, "status")
+            status_dir = job.remote_status_dir
             markers = set(os.listdir(status_dir)) if os.path.isdir(status_dir) else set()
             alive = self._alive(job)
             ended = (
@@ -109,7 +111,7 @@ class LocalBackend:
             )
             elements = {}
             for e in range(job.n_elements):
-                if os.path.exists(os.path.join(job.remote_dir, "results", f"{e}.pkl")):
+                if os.path.exists(job.remote_result(e)):
                     elements[e] = State.COMPLETED
                 elif alive and f"{e}.ended" not in markers:
                     elements[e] = State.RUNNING if f"{e}.started" in markers else State.PENDING
@@ -128,7 +130,7 @@ class LocalBackend:
         killed job to write what was in its pipes, and the error should quote it."""
         key = (job.job_id, element)
         first = self._ended_at.setdefault(key, time.monotonic())
-        logs = [os.path.join(job.remote_dir, "logs", f"{element}.{s}") for s in ("out", "err")]
+        logs = [job.remote_log(element, s) for s in ("out", "err")]
         if time.monotonic() - first < OUTPUT_GRACE and open_elsewhere(logs):
             return True
         self._ended_at.pop(key, None)
@@ -154,9 +156,9 @@ class LocalBackend:
             return None
         element = job.element_of(call_index)
         read = target.transport.read_text
-        stderr = read(f"{job.remote_dir}/logs/{element}.err", STDERR_TAIL_BYTES) or ""
+        stderr = read(job.remote_log(element), STDERR_TAIL_BYTES) or ""
         try:
-            end = json.loads(Path(job.remote_dir, "status", f"{element}.ended").read_text())
+            end = json.loads(Path(job.remote_status(f"{element}.ended")).read_text())
         except (OSError, ValueError):
             end = None
         if end is not None and status.of(element) == State.FAILED:
@@ -166,7 +168,7 @@ class LocalBackend:
                 how = f"exited with code {end.get('exit')}"
             message = f"the process running call {call_index} was {how} before writing its result"
             return typed_failure(job, call_index, status, stderr, message)
-        worker_log = read(f"{job.remote_dir}/logs/worker.log", STDERR_TAIL_BYTES) or ""
+        worker_log = read(job.remote_log("worker", "log"), STDERR_TAIL_BYTES) or ""
         if status.of(element) == State.FAILED and worker_log.strip() and not stderr.strip():
             return typed_failure(job, call_index, status, worker_log, status.reason)
         return None
@@ -174,7 +176,7 @@ class LocalBackend:
     @hookimpl
     def clustrix_cancel(self, jobs: Sequence[Job], target: Target) -> bool:
         for job in jobs:
-            open(os.path.join(job.remote_dir, "status", "cancelled"), "w").close()
+            open(job.remote_status("cancelled"), "w").close()
             if job.native_id and self._alive(job):
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(int(job.native_id), signal.SIGTERM)

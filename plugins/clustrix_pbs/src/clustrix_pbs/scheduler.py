@@ -127,7 +127,7 @@ class PBSScheduler(BatchScheduler):
         """The scheduler's stdout/stderr file of a chunk (PBS Pro fills in ``^array_index^``)."""
         check_remote_dir(job.remote_dir)
         task = ".^array_index^" if self.flavor(job.settings) == "pro" and job.n_elements > 1 else ""
-        return f"{job.remote_dir}/logs/pbs-{chunk}{task}.{stream}"
+        return job.remote_log(f"pbs-{chunk}{task}", stream)
 
     def submit_argv(self, script: str, job: Job, target: Target, chunk: Chunk) -> list[str]:
         self._submitting.array = chunk.array

@@ -103,7 +103,7 @@ class SGEScheduler(BatchScheduler):
                 f"remote_work_dir: {job.remote_dir!r} holds whitespace or ':', which Grid Engine -o/-e paths "
                 "cannot carry; choose a remote_work_dir without them"
             )
-        logs = f"{job.remote_dir}/logs/sge-{chunk.index}.$TASK_ID"
+        logs = f"{job.remote_logs_dir}/sge-{chunk.index}.$TASK_ID"
         lines = [f"-N {name}", "-S /bin/bash", "-cwd", f"-o {logs}.out", f"-e {logs}.err"]
         cores = int(s.get("cores") or 1)
         if cores > 1:
@@ -154,7 +154,7 @@ class SGEScheduler(BatchScheduler):
             return []
         native, task = where
         chunk = (job.native_id or "").split(",").index(native)
-        return [f"{job.remote_dir}/logs/sge-{chunk}.{'undefined' if task is None else task}.err"]
+        return [job.remote_log(f"sge-{chunk}.{'undefined' if task is None else task}")]
 
     # --- status --------------------------------------------------------------------------
 

@@ -75,7 +75,7 @@ class SlurmScheduler(BatchScheduler):
 
     def directives(self, job: Job, target: Target, chunk: Chunk) -> list[str]:
         s = job.settings
-        logs = f"{job.remote_dir}/logs/slurm-" + ("%A_%a" if chunk.array else "%j")
+        logs = f"{job.remote_logs_dir}/slurm-" + ("%A_%a" if chunk.array else "%j")
         lines = [
             f"--job-name={self._name(job)}",
             f"--chdir={_path(job.remote_dir)}",
@@ -191,7 +191,7 @@ class SlurmScheduler(BatchScheduler):
             return []
         native, task = where
         name = native if task is None else f"{native}_{task}"
-        return [f"{job.remote_dir}/logs/slurm-{name}.err"]
+        return [job.remote_log(f"slurm-{name}")]
 
 
 def _settled(states: TaskStates, native_id: str) -> bool:

@@ -80,11 +80,11 @@ class SSHBackend:
         """Before the generic answer: the job script's own log (a failing setup line, a missing python)."""
         if outcome is not None:
             return None
-        log = target.transport.read_text(f"{job.remote_dir}/logs/job.log", STDERR_TAIL_BYTES) or ""
+        log = target.transport.read_text(job.remote_log("job", "log"), STDERR_TAIL_BYTES) or ""
         if not log.strip():
             return None
         element = job.element_of(call_index)
-        err = target.transport.read_text(f"{job.remote_dir}/logs/{element}.err", STDERR_TAIL_BYTES) or ""
+        err = target.transport.read_text(job.remote_log(element), STDERR_TAIL_BYTES) or ""
         return typed_failure(job, call_index, status, f"{err}{log}")
 
     @hookimpl

@@ -15,6 +15,8 @@ from clustrix.plugin import Job, Target, hookimpl
 
 
 class SubmitAudit:
+    """Spec: :func:`clustrix.hookspecs.clustrix_submit`, as a wrapper (not a backend: it returns no id of its own)."""
+
     @hookimpl(wrapper=True)
     def clustrix_submit(self, job: Job, target: Target) -> Generator[None, Any, Any]:
         started = time.time()

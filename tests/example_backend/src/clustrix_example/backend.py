@@ -1,8 +1,11 @@
 """Backend ``example``: each array element is its own detached ``nohup`` process.
 
-Only the hooks a backend must have: submit, status, cancel. Staging, fetching, the
-error chain and cleanup come from the core's defaults through ``target.transport``,
-so this backend also works on a remote host once ``cluster_host`` is set.
+Written from :mod:`clustrix.hookspecs` (the manual) and :mod:`clustrix.plugin` (the one
+module a backend imports) alone. Only the hooks every backend must have
+(``REQUIRED_HOOKS``): submit, status, cancel. Staging, fetching, the error chain and
+cleanup come from the core's defaults through ``target.transport``, so this backend also
+works on a remote host once ``cluster_host`` is set. Paths come from the job's layout
+helpers (``job.remote_log``, ``job.remote_status``, ...), never spelled by hand.
 """
 
 from __future__ import annotations
@@ -16,25 +19,28 @@ from clustrix.plugin import Job, JobStatus, State, Target, hookimpl
 class ExampleBackend:
     @hookimpl
     def clustrix_submit(self, job: Job, target: Target) -> str:
-        d = shlex.quote(job.remote_dir)
+        """Spec: :func:`clustrix.hookspecs.clustrix_submit` (required; return the native id)."""
+        python = shlex.quote(target.python_for(job.settings))
         starts = [
-            f"cd {d} && {{ setsid nohup {shlex.quote(target.python)} runner.py {d} {e} "
-            f">logs/{e}.out 2>logs/{e}.err </dev/null & echo $! >status/{e}.pid; }}"
+            f"{{ setsid nohup {python} {q(job.remote_file('runner.py'))} {q(job.remote_dir)} {e} "
+            f">{q(job.remote_log(e, 'out'))} 2>{q(job.remote_log(e))} </dev/null & "
+            f"echo $! >{q(job.remote_status(f'{e}.pid'))}; }}"
             for e in range(job.n_elements)
         ]
         setup = job.settings.get("setup") or []
         env = [f"export {k}={shlex.quote(str(v))}" for k, v in (job.settings.get("env") or {}).items()]
-        prelude = ["set -e", *env, *([setup] if isinstance(setup, str) else setup)]  # as every backend does
+        prelude = ["set -e", f"cd {q(job.remote_dir)}", *env, *([setup] if isinstance(setup, str) else setup)]
         target.transport.run(["sh", "-c", "\n".join([*prelude, *starts])]).check()
         return f"example-{job.job_id}"
 
     @hookimpl
     def clustrix_status(self, jobs: Sequence[Job], target: Target) -> dict[str, JobStatus]:
-        listing = target.transport.listdirs([f"{j.remote_dir}/{d}" for j in jobs for d in ("results", "status")])
+        """Spec: :func:`clustrix.hookspecs.clustrix_status` (required; batched: one listing for all jobs)."""
+        listing = target.transport.listdirs([d for j in jobs for d in (j.remote_results_dir, j.remote_status_dir)])
         answer = {}
         for job in jobs:
-            results, markers = listing[f"{job.remote_dir}/results"], listing[f"{job.remote_dir}/status"]
-            pids = {e: f"{job.remote_dir}/status/{e}.pid" for e in range(job.n_elements)}
+            results, markers = listing[job.remote_results_dir], listing[job.remote_status_dir]
+            pids = {e: job.remote_status(f"{e}.pid") for e in range(job.n_elements)}
             alive = self._alive(target, pids.values())
             elements = {}
             for e, pid_file in pids.items():
@@ -54,11 +60,16 @@ class ExampleBackend:
 
     @hookimpl
     def clustrix_cancel(self, jobs: Sequence[Job], target: Target) -> bool:
+        """Spec: :func:`clustrix.hookspecs.clustrix_cancel` (required; a job already ended is not an error)."""
         for job in jobs:
-            d = shlex.quote(job.remote_dir)
-            script = f"touch {d}/status/cancelled; for f in {d}/status/*.pid; do kill -TERM -- -$(cat $f) 2>/dev/null; done; true"
+            status = q(job.remote_status_dir)
+            script = f"touch {status}/cancelled; for f in {status}/*.pid; do kill -TERM -- -$(cat $f) 2>/dev/null; done; true"
             target.transport.run(["sh", "-c", script]).check()
         return True
+
+
+def q(path: str) -> str:
+    return shlex.quote(path)
 
 
 plugin = ExampleBackend()
