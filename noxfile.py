@@ -86,7 +86,7 @@ def docs(session: nox.Session) -> None:
     session.install("-r", "docs/requirements.txt")
     session.run("sphinx-build", "-W", "--keep-going", "-n", "-b", "html", "docs", "docs/_build/html")
     if "build-only" not in session.posargs:
-        bring_up_infrastructure(session, "ssh", "slurm", "torque", "sge")
+        bring_up_infrastructure(session, "ssh", "ssh_sites", "slurm", "torque", "sge")
         session.run("python", "-m", "pytest", "tests/docs", *session.posargs)
 
 

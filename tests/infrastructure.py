@@ -19,6 +19,10 @@ SSH_DIR = Path(os.environ.get("SSH_DIR", "/tmp/clustrix-infra/ssh"))
 SSH_PORT = int(os.environ.get("SSH_PORT", "2222"))
 SSH_USER = os.environ.get("SSH_USER", "clustrix")
 PBS_BIN = Path(os.environ.get("PBS_BIN", "/opt/slurm-torque/bin"))
+#: the site-like sshds of tests/infra/ssh_sites.sh (host certificate, MFA)
+SITES_DIR = Path(os.environ.get("SITES_DIR", "/tmp/clustrix-infra/ssh_sites"))
+SSH_CERT_PORT = int(os.environ.get("SSH_CERT_PORT", "2223"))
+SSH_MFA_PORT = int(os.environ.get("SSH_MFA_PORT", "2224"))
 
 #: @cluster keywords that reach the loopback sshd as the test user (ignoring ~/.ssh/config)
 LOOPBACK_SSH = {
@@ -40,18 +44,25 @@ def _answers(argv: list[str]) -> bool:
         return False
 
 
-def _ssh_up() -> bool:
-    if not (SSH_DIR / "id_ed25519").exists():
-        return False
+def _port_open(port: int) -> bool:
     try:
-        with socket.create_connection(("127.0.0.1", SSH_PORT), timeout=2):
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
             return True
     except OSError:
         return False
 
 
+def _ssh_up() -> bool:
+    return (SSH_DIR / "id_ed25519").exists() and _port_open(SSH_PORT)
+
+
+def _ssh_sites_up() -> bool:
+    return (SITES_DIR / "mfa_known_hosts").exists() and _port_open(SSH_CERT_PORT) and _port_open(SSH_MFA_PORT)
+
+
 CHECKS = {
     "ssh": _ssh_up,
+    "ssh_sites": _ssh_sites_up,
     "slurm": lambda: _answers(["sinfo", "-h", "-t", "idle,mix,alloc"]) and _answers(["scontrol", "ping"]),
     "slurmdbd": lambda: _answers(["sacct", "-n", "-X", "-S", "now-1minutes"]),
     "torque": lambda: _answers([str(PBS_BIN / "qstat"), "-Q"]),

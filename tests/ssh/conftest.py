@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import shlex
-import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from infrastructure import CHECKS, LOOPBACK_SSH, require
+from infrastructure import LOOPBACK_SSH, SITES_DIR, SSH_CERT_PORT, SSH_MFA_PORT, require
 
 
 @pytest.fixture
@@ -23,24 +21,7 @@ def ssh_options() -> dict[str, Any]:
     }
 
 
-SITES_DIR = Path(os.environ.get("SITES_DIR", "/tmp/clustrix-infra/ssh_sites"))
-SSH_CERT_PORT = int(os.environ.get("SSH_CERT_PORT", "2223"))
-SSH_MFA_PORT = int(os.environ.get("SSH_MFA_PORT", "2224"))
 MFA_CODE = Path(__file__).with_name("mfa_code.sh")
-
-
-def _port_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=2):
-            return True
-    except OSError:
-        return False
-
-
-#: the extra sshd instances of tests/infra/ssh_sites.sh, checked like every other component
-CHECKS["ssh_sites"] = lambda: all(
-    [(SITES_DIR / "mfa_known_hosts").exists(), _port_open(SSH_CERT_PORT), _port_open(SSH_MFA_PORT)]
-)
 
 
 @pytest.fixture
