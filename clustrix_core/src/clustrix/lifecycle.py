@@ -29,6 +29,7 @@ from .job import Job, State, package
 from .plugins import manager
 from .store import make_private, open_store
 from .target import RENDER_HOME, Target, clustrix_home, target_for
+from .workdir import check_job
 
 Call = tuple[tuple[Any, ...], dict[str, Any]]
 
@@ -68,6 +69,7 @@ def submit(func: Callable[..., Any], calls: Sequence[Call], overrides: Mapping[s
     make_private([job.local_dir, *(target.home / "blobs" / b for b in target.blobs_needed(job))])
     store.record(job, target.key)  # 3. recorded before anything can be lost
     try:
+        check_job(job, target)  # a work dir other users can change is refused before anything goes there
         target.prepare_environment(job.settings)  # 4. environment: the interpreter the scripts name
         target.hooks.clustrix_stage(job=job, target=target)  # 5. stage
         native_id = target.hooks.clustrix_submit(job=job, target=target)  # 6. submit

@@ -74,14 +74,20 @@ def check_work_dir(transport: Transport, work: str) -> None:
         _checked.add(key)
 
 
+def check_job(job: Job, target: Target) -> None:
+    """Check the work directory of a job that is staged elsewhere (cached: one command per
+    target); called before the environment step, which may build a venv in it."""
+    if str(job.local_dir) != job.remote_dir:
+        check_work_dir(target.transport, job.remote_work_dir)
+
+
 class WorkDirCheck:
     """First link of staging: refuse an unsafe work directory before anything is put there
-    (the environment step, the job script, the payload)."""
+    (for callers of ``clustrix_stage`` other than ``lifecycle.submit``, which checks first)."""
 
     @hookimpl(tryfirst=True)
     def clustrix_stage(self, job: Job, target: Target) -> None:
-        if str(job.local_dir) != job.remote_dir:
-            check_work_dir(target.transport, job.remote_work_dir)
+        check_job(job, target)
 
 
 plugin = WorkDirCheck()
