@@ -18,6 +18,7 @@ from conftest import EXAMPLES, SSH_KEYS, check_golden
 
 from clustrix import cluster
 from clustrix.errors import HostKeyError
+from clustrix.openssh_transport import OpenSSHTransport
 from clustrix.ssh_transport import SSHTransport
 from infrastructure import SITES_DIR, SSH_CERT_PORT, SSH_DIR, SSH_MFA_PORT, SSH_PORT, SSH_USER, require
 
@@ -88,3 +89,23 @@ def test_host_certificate_message_is_the_one_the_guide_shows() -> None:
     text = f"{type(info.value).__name__}: {info.value}\n".replace(str(known), "~/.ssh/known_hosts")
     text = re.sub(r"SHA256:[A-Za-z0-9+/]{43}", "SHA256:3mBqX2bDk0GZ1yW4jVQ0PZ8m9n1aQdE7cYtR5uLhS0k", text)
     check_golden("errors/ssh-host-certificate.txt", text)
+
+
+def test_openssh_config_shares_one_login_and_verifies_host_certificates(tmp_path: Path) -> None:
+    require("ssh_sites")
+    shown = tomllib.loads((EXAMPLES / "config" / "ssh-openssh.toml").read_text())
+    assert shown["ssh_client"] == "openssh"
+    prompts = tmp_path / "prompts"
+    code = f"{shlex.quote(str(MFA_CODE))} {shlex.quote(str(prompts))}"
+    base = {**shown, **SSH_KEYS, "cluster_type": "ssh", "cluster_host": "127.0.0.1", "mfa_command": code}
+    mfa = {**base, "port": SSH_MFA_PORT, "known_hosts": str(SITES_DIR / "mfa_known_hosts")}
+    certified = {**base, "port": SSH_CERT_PORT, "known_hosts": str(SITES_DIR / "cert_known_hosts")}
+    transport = OpenSSHTransport.for_settings(mfa)
+    transport.stop_master()
+    try:
+        for _ in range(3):  # three processes' worth of commands: one login
+            assert OpenSSHTransport(transport.destination).run(["true"]).returncode == 0
+        assert len(prompts.read_text().splitlines()) == 1
+        assert OpenSSHTransport.for_settings(certified).run(["echo", "certified"]).check().stdout == "certified\n"
+    finally:
+        transport.stop_master()

@@ -19,7 +19,8 @@ import pytest
 
 from clustrix import cluster
 from clustrix.errors import SubmissionUncertain
-from clustrix.ssh_transport import SSHTransport
+from clustrix.ssh_transport import transport_for
+from clustrix.transport import Transport
 from infrastructure import PBS_BIN, require
 
 CUTTING_SUBMIT = """\
@@ -43,39 +44,40 @@ printf '%s\\n' "$out"
 """
 
 
-@pytest.fixture
-def slurm_over_ssh(ssh_options: dict[str, Any]) -> dict[str, Any]:
+@pytest.fixture(params=["paramiko", "openssh"])
+def slurm_over_ssh(ssh_options: dict[str, Any], request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Slurm through SSH, with either SSH client."""
     require("slurm")
-    return {**ssh_options, "cluster_type": "slurm", "memory": "256MB", "ssh_timeout": 10.0}
+    return {**ssh_options, "cluster_type": "slurm", "memory": "256MB", "ssh_timeout": 10.0, "ssh_client": request.param}
 
 
 @pytest.fixture
-def remote_dir(slurm_over_ssh: dict[str, Any]) -> Iterator[tuple[SSHTransport, str]]:
-    transport = SSHTransport.for_settings(slurm_over_ssh)
+def remote_dir(slurm_over_ssh: dict[str, Any]) -> Iterator[tuple[Transport, str]]:
+    transport = transport_for(slurm_over_ssh)
     directory = f"{transport.home()}/.clustrix-tests/cut-{secrets.token_hex(4)}"
     transport.mkdirs([directory])
     yield transport, directory
     transport.remove_tree(directory)
 
 
-def install_wrapper(transport: SSHTransport, directory: str, when: str, tmp_path: Path, submit: str = "sbatch") -> str:
+def install_wrapper(transport: Transport, directory: str, when: str, tmp_path: Path, submit: str = "sbatch") -> str:
     local = tmp_path / f"submit-cut-{when}.sh"
     local.write_text(CUTTING_SUBMIT.format(when=when, submit=shlex.quote(submit)))
     transport.put(local, f"{directory}/submit", mode=0o700)
     return f"{directory}/submit"
 
 
-def jobs_running(transport: SSHTransport, script: str) -> list[str]:
+def jobs_running(transport: Transport, script: str) -> list[str]:
     listing = transport.run(["squeue", "-h", "--me", "-t", "all", "-o", "%F|%o"]).check().stdout
     return sorted({line.split("|")[0] for line in listing.splitlines() if line.split("|", 1)[1:] == [script]})
 
 
-def calls_made(transport: SSHTransport, directory: str) -> list[str]:
+def calls_made(transport: Transport, directory: str) -> list[str]:
     return transport.run(["sh", "-c", f"cat {shlex.quote(directory)}/calls"]).check().stdout.splitlines()
 
 
 def test_connection_cut_between_sbatch_and_its_reply_submits_once_and_keeps_the_job(
-    slurm_over_ssh: dict[str, Any], remote_dir: tuple[SSHTransport, str], tmp_path: Path
+    slurm_over_ssh: dict[str, Any], remote_dir: tuple[Transport, str], tmp_path: Path
 ) -> None:
     transport, directory = remote_dir
     sbatch = install_wrapper(transport, directory, "after", tmp_path)
@@ -95,7 +97,7 @@ def test_connection_cut_between_sbatch_and_its_reply_submits_once_and_keeps_the_
 
 
 def test_connection_cut_before_sbatch_ran_submits_again_once(
-    slurm_over_ssh: dict[str, Any], remote_dir: tuple[SSHTransport, str], tmp_path: Path
+    slurm_over_ssh: dict[str, Any], remote_dir: tuple[Transport, str], tmp_path: Path
 ) -> None:
     transport, directory = remote_dir
     sbatch = install_wrapper(transport, directory, "before", tmp_path)
@@ -112,7 +114,7 @@ def test_connection_cut_before_sbatch_ran_submits_again_once(
 
 
 def test_scheduler_that_cannot_look_jobs_up_fails_as_uncertain_instead_of_submitting_twice(
-    slurm_over_ssh: dict[str, Any], remote_dir: tuple[SSHTransport, str], tmp_path: Path
+    slurm_over_ssh: dict[str, Any], remote_dir: tuple[Transport, str], tmp_path: Path
 ) -> None:
     require("torque")
     transport, directory = remote_dir

@@ -84,5 +84,6 @@ def test_host_certified_by_a_trusted_ca_is_refused_with_what_to_do(cert_site: di
         echo_through(cert_site)
     message = str(info.value)
     assert "host certificate authority" in message and "cannot verify host certificates" in message
+    assert 'ssh_client = "openssh"' in message, "the message points to the client that can verify them"
     assert "ssh-keyscan -p 2223 127.0.0.1" in message
     assert "cert_known_hosts:1" in message, "the message names the known_hosts line that trusts the CA"

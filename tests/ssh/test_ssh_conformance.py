@@ -15,3 +15,13 @@ class TestSSHBackend(BackendConformance):
     @pytest.fixture
     def backend_options(self, ssh_options: dict[str, Any]) -> dict[str, Any]:
         return ssh_options
+
+
+class TestSSHBackendOverOpenSSH(BackendConformance):
+    """The same kit with ssh_client = "openssh" (the system ssh and its shared master connection)."""
+
+    timeout = 120
+
+    @pytest.fixture
+    def backend_options(self, ssh_options: dict[str, Any]) -> dict[str, Any]:
+        return {**ssh_options, "ssh_client": "openssh"}

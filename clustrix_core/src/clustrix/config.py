@@ -165,6 +165,14 @@ CORE_SETTINGS: tuple[Setting, ...] = (
         above=0,
     ),
     S(
+        "ssh_client",
+        str,
+        "paramiko",
+        "'paramiko' (built in) or 'openssh' (the system ssh: one shared login for every process, host certificates).",
+        "behaviour",
+        choices=("paramiko", "openssh"),
+    ),
+    S(
         "mfa_command",
         str,
         None,

@@ -186,9 +186,9 @@ class _CheckHostKey(paramiko.MissingHostKeyPolicy):
         if verdict.state == "cert-authority":
             raise HostKeyError(
                 f"{e.key_name} is trusted through a host certificate authority ({verdict.where}), and the "
-                f"paramiko SSH client Clustrix uses cannot verify host certificates (it was shown the plain key "
-                f"{seen}). Check that fingerprint with your site, then add the host's own key: "
-                f"`ssh-keyscan -p {e.port} {e.hostname} >> {e.known_hosts}`"
+                f"paramiko SSH client cannot verify host certificates (it was shown the plain key {seen}). Use "
+                'the system OpenSSH client, which does: ssh_client = "openssh"; or check that fingerprint with '
+                f"your site and add the host's own key: `ssh-keyscan -p {e.port} {e.hostname} >> {e.known_hosts}`"
             )
         if e.policy == "accept-new":
             self._record(client, hostname, key)
@@ -575,3 +575,12 @@ class SSHTransport(Transport):
         paths = list(paths)
         if paths:
             self.run(["sh", "-c", 'umask 077 && mkdir -p -- "$@"', "sh", *paths]).check()
+
+
+def transport_for(settings: Mapping[str, Any]) -> Transport:
+    """The process-wide transport to the host these settings name, by the ``ssh_client`` setting."""
+    if settings.get("ssh_client") == "openssh":
+        from .openssh_transport import OpenSSHTransport
+
+        return OpenSSHTransport.for_settings(settings)
+    return SSHTransport.for_settings(settings)

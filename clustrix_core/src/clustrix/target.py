@@ -62,9 +62,9 @@ class Target:
     def transport(self) -> Transport:
         if is_local_host(self.settings.get("cluster_host")):
             return LocalTransport()
-        from .ssh_transport import SSHTransport
+        from .ssh_transport import transport_for
 
-        return SSHTransport.for_settings(self.settings)
+        return transport_for(self.settings)
 
     @property
     def is_local(self) -> bool:
