@@ -135,3 +135,25 @@ def test_scheduler_that_cannot_look_jobs_up_fails_as_uncertain_instead_of_submit
     orphans = jobs_running(transport, f"{transport.home()}/.clustrix/jobs/{job_id}/job-0.sh")
     assert len(orphans) == 1, "the job did reach the scheduler: the error was right not to resubmit"
     transport.run(["scancel", *orphans]).check()
+
+
+def test_ssh_backend_launch_sent_again_starts_nothing_and_reports_the_first_start(
+    ssh_options: dict[str, Any],
+) -> None:
+    """The SSH backend's answer to an unknown outcome is to send its launch again: that must
+    not start the job a second time, only report the pid of the start that got through."""
+    from clustrix_ssh import scripts
+
+    @cluster(**ssh_options, keep_files=True)
+    def once() -> str:
+        return "ran"
+
+    future = once.submit()
+    assert future.result(timeout=120) == "ran"
+    transport, jobdir = future.target.transport, future.job.remote_dir
+    try:
+        again = transport.run(scripts.argv_for(scripts.LAUNCH, [jobdir]), input="# a second start\nexit 7\n")
+        assert again.check().stdout.strip() == future.native_id
+        assert "a second start" not in (transport.read_text(f"{jobdir}/job.sh") or ""), "nothing was started again"
+    finally:
+        transport.remove_tree(jobdir)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from clustrix.errors import CommandOutcomeUnknown
 from clustrix.plugin import (
     STDERR_TAIL_BYTES,
     Job,
@@ -43,7 +44,11 @@ class SSHBackend:
     @hookimpl
     def clustrix_submit(self, job: Job, target: Target) -> str:
         script = self.clustrix_render(job, target)
-        done = target.transport.run(scripts.argv_for(scripts.LAUNCH, [job.remote_dir]), input=script, timeout=60)
+        launch = scripts.argv_for(scripts.LAUNCH, [job.remote_dir])
+        try:
+            done = target.transport.run(launch, input=script, timeout=60, idempotent=False)
+        except CommandOutcomeUnknown:  # LAUNCH starts a job once: sent again, it reports the start that got through
+            done = target.transport.run(launch, input=script, timeout=60, idempotent=False)
         pid = done.stdout.strip()
         if done.returncode != 0 or not pid.isdigit():
             raise SubmissionRejected(

@@ -21,13 +21,19 @@ from clustrix.plugin import ConfigError, Job, parse_time
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-#: ``sh -c LAUNCH sh JOBDIR``, job script on stdin: write it, start it detached, print its pid
+#: ``sh -c LAUNCH sh JOBDIR``, job script on stdin: write it, start it detached, print its pid.
+#: A job is started at most once (the ``.launched`` claim): a repeated launch, sent again after
+#: the connection failed, only prints the pid of the start that got through.
 LAUNCH = """\
 set -e
 cd "$1"
 umask 077
-cat > job.sh
-setsid nohup sh "$1/job.sh" </dev/null >>logs/job.log 2>&1 &
+if mkdir .launched 2>/dev/null; then
+  cat > job.sh
+  setsid nohup sh "$1/job.sh" </dev/null >>logs/job.log 2>&1 &
+else
+  cat > /dev/null
+fi
 i=0
 while [ ! -s status/pid ]; do
   i=$((i + 1))
