@@ -24,6 +24,7 @@ from .config import Setting
 from .defaults import STDERR_TAIL_BYTES, typed_failure
 from .errors import (
     ClustrixError,
+    CommandOutcomeUnknown,
     ConfigError,
     JobCancelled,
     JobFailed,
@@ -51,6 +52,7 @@ __all__ = [
     "BatchScheduler",
     "Chunk",
     "ClustrixError",
+    "CommandOutcomeUnknown",
     "Completed",
     "ConfigError",
     "Job",

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from clustrix.errors import CommandOutcomeUnknown
 from clustrix.plugin import (
     STDERR_TAIL_BYTES,
+    CommandOutcomeUnknown,
     Job,
     JobStatus,
     State,
