@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from .errors import CommandOutcomeUnknown, HostKeyError, TransportError
+from .ssh_endpoint import DEFAULT_TIMEOUT
 from .ssh_prompts import can_ask_user
-from .ssh_transport import DEFAULT_TIMEOUT
 from .transport import Completed, Transport
 
 log = logging.getLogger("clustrix.ssh")

@@ -22,7 +22,6 @@ revoked key is always refused.
 from __future__ import annotations
 
 import functools
-import getpass
 import logging
 import os
 import re
@@ -33,181 +32,27 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
 import paramiko
 from paramiko.common import cMSG_CHANNEL_REQUEST
 
-from . import ssh_known_hosts as known_hosts
 from .errors import CommandOutcomeUnknown, HostKeyError, TransportError
+from .ssh_endpoint import DEFAULT_TIMEOUT, Endpoint, hop_of, resolve_endpoint
+from .ssh_known_hosts import HostKeyCheck
 from .ssh_prompts import SiteTransport, can_ask_user
 from .transport import Completed, Transport
 
 log = logging.getLogger("clustrix.ssh")
+__all__ = ["DEFAULT_TIMEOUT", "Endpoint", "SSHTransport", "resolve_endpoint", "transport_for"]
 
 #: waits before each connection attempt when (re)connecting, within the ssh_timeout deadline
 RECONNECT_DELAYS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0)
-#: OpenSSH's default GlobalKnownHostsFile
-GLOBAL_KNOWN_HOSTS = ("/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2")
-#: default of the ssh_timeout setting: seconds any one wait on the host may take
-DEFAULT_TIMEOUT = 30.0
 CHUNK = 1 << 20
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: network errors worth a reconnect (authentication and host-key errors are not)
 NETWORK_ERRORS = (OSError, EOFError, paramiko.SSHException)
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """Everything that identifies one SSH connection, resolved from settings + ssh config."""
-
-    host: str  # the name the user gave (an ssh config alias or a host name)
-    hostname: str  # what to connect to
-    port: int
-    username: str
-    key_files: tuple[str, ...] = ()
-    known_hosts: str = "~/.ssh/known_hosts"  # checked, and written by accept-new
-    extra_known_hosts: tuple[str, ...] = ()  # UserKnownHostsFile from ssh config (read only)
-    global_known_hosts: tuple[str, ...] = GLOBAL_KNOWN_HOSTS  # GlobalKnownHostsFile (read only)
-    policy: str = "strict"
-    proxy_jump: str | None = None
-    proxy_command: str | None = None  # ProxyCommand (tokens expanded), used when there is no ProxyJump
-    mfa_command: str | None = None  # answers keyboard-interactive prompts (one-time codes)
-    config_path: str | None = None
-    timeout: float = DEFAULT_TIMEOUT  # ssh_timeout: bound of every wait on the host
-
-    @property
-    def where(self) -> str:
-        return f"{self.username}@{self.hostname}:{self.port}"
-
-    @property
-    def key_name(self) -> str:
-        """The name known_hosts files use for this host."""
-        return self.hostname if self.port == 22 else f"[{self.hostname}]:{self.port}"
-
-    def route(self) -> str:
-        """The path a connection really takes, for ``clustrix doctor`` and messages."""
-        if self.proxy_jump:
-            hops: list[str] = []
-            hop = self
-            while hop.proxy_jump:
-                hop = _hop(hop)
-                hops.insert(0, hop.where)
-            return f"through ProxyJump {' -> '.join(hops)} -> {self.where}"
-        if self.proxy_command:
-            return f"through ProxyCommand `{self.proxy_command}` to {self.where}"
-        return f"directly to {self.where}"
-
-
-def _ssh_config(path: str | None) -> paramiko.SSHConfig:
-    if path and os.path.isfile(os.path.expanduser(path)):
-        return paramiko.SSHConfig.from_path(os.path.expanduser(path))
-    return paramiko.SSHConfig()
-
-
-def resolve_endpoint(settings: Mapping[str, Any]) -> Endpoint:
-    """Settings win over the ssh config, which wins over OpenSSH's defaults."""
-    host = str(settings["cluster_host"])
-    config_path = settings.get("ssh_config") or "~/.ssh/config"
-    found = _ssh_config(config_path).lookup(host)
-    key_file = settings.get("key_file")
-    keys = [key_file] if key_file else list(found.get("identityfile", []))
-    extra = tuple(os.path.expanduser(f) for f in str(found.get("userknownhostsfile", "")).split() if f)
-    jump = found.get("proxyjump")
-    command = found.get("proxycommand")  # paramiko reads "none" as None
-    global_files = str(found.get("globalknownhostsfile", "")).split()
-    return Endpoint(
-        host=host,
-        hostname=found.get("hostname", host),
-        port=int(settings.get("port") or found.get("port") or 22),
-        username=settings.get("username") or found.get("user") or getpass.getuser(),
-        key_files=tuple(os.path.expanduser(k) for k in keys),
-        known_hosts=os.path.expanduser(settings.get("known_hosts") or "~/.ssh/known_hosts"),
-        extra_known_hosts=extra,
-        global_known_hosts=tuple(os.path.expanduser(f) for f in global_files) or GLOBAL_KNOWN_HOSTS,
-        policy=settings.get("host_key_policy") or "strict",
-        proxy_jump=None if not jump or jump.lower() == "none" else jump,
-        proxy_command=command or None,
-        mfa_command=settings.get("mfa_command") or None,
-        config_path=config_path,
-        timeout=float(settings.get("ssh_timeout") or DEFAULT_TIMEOUT),
-    )
-
-
-def _hop(endpoint: Endpoint) -> Endpoint:
-    """The last jump host of ``endpoint``'s ProxyJump chain (earlier hops become its own ProxyJump)."""
-    assert endpoint.proxy_jump
-    *before, last = [h.strip() for h in endpoint.proxy_jump.split(",")]
-    match = re.fullmatch(r"(?:(?P<user>[^@]+)@)?(?P<host>\[[^\]]+\]|[^:]+)(?::(?P<port>\d+))?", last)
-    if not match:
-        raise TransportError(f"cannot parse ProxyJump hop {last!r} of {endpoint.host}")
-    settings = {
-        "cluster_host": match["host"].strip("[]"),
-        "username": match["user"],
-        "port": int(match["port"]) if match["port"] else None,
-        "ssh_config": endpoint.config_path,
-        "known_hosts": endpoint.known_hosts,
-        "host_key_policy": endpoint.policy,
-        "ssh_timeout": endpoint.timeout,
-        "mfa_command": endpoint.mfa_command,
-    }
-    hop = resolve_endpoint(settings)
-    return replace(hop, proxy_jump=",".join(before) or None, proxy_command=None)
-
-
-class _CheckHostKey(paramiko.MissingHostKeyPolicy):
-    """The host-key check, done here for every key (paramiko is given no known hosts): the
-    user's and the global known_hosts files as OpenSSH reads them, markers included."""
-
-    def __init__(self, endpoint: Endpoint) -> None:
-        self.endpoint = endpoint
-
-    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
-        e = self.endpoint
-        files = [e.known_hosts, *e.extra_known_hosts, *e.global_known_hosts]
-        verdict = known_hosts.check(known_hosts.load(files), e.key_name, key.get_name(), key.asbytes())
-        seen = f"{key.get_name()} {key.fingerprint}"
-        if verdict.state == "known":
-            return
-        if verdict.state == "revoked":
-            raise HostKeyError(
-                f"the host key of {e.key_name} ({seen}) is revoked ({verdict.where}): Clustrix will not connect. "
-                "Ask the site for the host's current key"
-            )
-        if verdict.state == "changed":
-            raise HostKeyError(
-                f"the host key of {e.key_name} ({seen}) does not match the one in known_hosts ({verdict.where}): "
-                f"someone may be intercepting the connection, or the host was reinstalled. If you trust the "
-                f"new key, remove the old one with `ssh-keygen -R '{e.key_name}' -f {e.known_hosts}` and add "
-                f"the new one (ssh-keyscan or connect once with ssh)"
-            )
-        if verdict.state == "cert-authority":
-            raise HostKeyError(
-                f"{e.key_name} is trusted through a host certificate authority ({verdict.where}), and the "
-                f"paramiko SSH client cannot verify host certificates (it was shown the plain key {seen}). Use "
-                'the system OpenSSH client, which does: ssh_client = "openssh"; or check that fingerprint with '
-                f"your site and add the host's own key: `ssh-keyscan -p {e.port} {e.hostname} >> {e.known_hosts}`"
-            )
-        if e.policy == "accept-new":
-            self._record(client, hostname, key)
-            return
-        raise HostKeyError(
-            f"the host key of {hostname} ({seen}) is not in {e.known_hosts}"
-            f"{' or ' + ', '.join(e.extra_known_hosts) if e.extra_known_hosts else ''}. Check the fingerprint, "
-            f"then add it with `ssh-keyscan -p {e.port} {e.hostname} >> {e.known_hosts}` or by connecting once "
-            f"with `ssh -p {e.port} {e.username}@{e.hostname}`; or opt in with host_key_policy='accept-new'"
-        )
-
-    def _record(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
-        """accept-new: record an unknown host's key in known_hosts (a changed key is still refused)."""
-        path = Path(self.endpoint.known_hosts)
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        with os.fdopen(fd, "a") as f:
-            f.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
-        log.warning("recorded new host key of %s (%s) in %s", hostname, key.fingerprint, path)
 
 
 class _Stalled(TransportError):
@@ -252,10 +97,10 @@ class SSHTransport(Transport):
     def _connect_once(self, timeout: float) -> paramiko.SSHClient:
         e = self.endpoint
         client = paramiko.SSHClient()
-        client.set_missing_host_key_policy(_CheckHostKey(e))
+        client.set_missing_host_key_policy(HostKeyCheck(e))
         sock: Any = None
         if e.proxy_jump:
-            self._jump = self._jump or SSHTransport.for_endpoint(_hop(e))
+            self._jump = self._jump or SSHTransport.for_endpoint(hop_of(e))
             sock = self._jump.connection().open_channel(
                 "direct-tcpip", (e.hostname, e.port), ("127.0.0.1", 0), timeout=timeout
             )
@@ -345,7 +190,18 @@ class SSHTransport(Transport):
             self._drop_locked()
 
     def _abandon(self, transport: paramiko.Transport) -> None:
-        """Close a connection that left a request unanswered: the next use opens a new one."""
+        """After a request went unanswered: close the connection unless it still answers a
+        keepalive within ssh_timeout (a busy host is slow to start a command, but its other
+        channels, e.g. a long environment build, must not be cut); the next use reconnects."""
+        if transport.is_active():
+            probe = threading.Thread(
+                target=transport.global_request, args=("keepalive@openssh.com",), kwargs={"wait": True}, daemon=True
+            )
+            probe.start()
+            probe.join(self.endpoint.timeout)
+            if not probe.is_alive() and transport.is_active():
+                log.warning("%s is slow: a request went unanswered, but the connection is alive", self.where)
+                return
         log.warning("%s stopped answering; closing the connection", self.where)
         with self._lock:
             if self._client is not None and self._client.get_transport() is transport:
