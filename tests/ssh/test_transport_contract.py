@@ -145,3 +145,12 @@ def test_openssh_one_login_serves_100_submissions_polls_and_three_cli_processes(
         assert "One-time password" in prompts[0]
     finally:
         transport.stop_master()
+
+
+def test_openssh_without_mfa_command_or_terminal_says_what_to_do(mfa_site: dict[str, Any]) -> None:
+    options = {k: v for k, v in mfa_site.items() if k != "mfa_command"}
+    transport = transport_for({**options, "ssh_client": "openssh"})
+    assert isinstance(transport, OpenSSHTransport)
+    transport.stop_master()
+    with pytest.raises(TransportError, match="set mfa_command"):
+        transport.run(["true"])

@@ -163,7 +163,12 @@ class OpenSSHTransport(Transport):
         text = done.stderr.decode(errors="replace").strip()
         if "REMOTE HOST IDENTIFICATION HAS CHANGED" in text or "Host key verification failed" in text:
             return HostKeyError(f"ssh refused the host key of {self.where}: {text[-600:]}")
-        return TransportError(f"ssh to {self.where} failed: {text[-600:] or 'exit code 255'}")
+        hint = ""
+        if "keyboard-interactive" in text and not self.destination.mfa_command:
+            hint = (
+                "; the host asks for more than the key (e.g. a one-time code): set mfa_command, or run from a terminal"
+            )
+        return TransportError(f"ssh to {self.where} failed: {text[-600:] or 'exit code 255'}{hint}")
 
     # --- commands --------------------------------------------------------------------------
 
