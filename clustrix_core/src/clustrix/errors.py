@@ -67,11 +67,6 @@ class ResultCorrupted(ClustrixError):
     """A result file's digest does not match its content; it is not unpickled."""
 
 
-class JobNotFound(ClustrixError, KeyError):
-    """No job with this id is in the job store."""
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else "job not found"
 class ResultForged(ResultCorrupted):
     """A result file is not authenticated by its job's key (altered, forged, or from an
     older Clustrix); it is refused before anything in it is unpickled."""
@@ -86,6 +81,11 @@ class UnsafeWorkDir(ConfigError):
     """The remote work directory (or a directory above it) can be changed by other users."""
 
 
+class JobNotFound(ClustrixError, KeyError):
+    """No job with this id is in the job store."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "job not found"
 
 
 class JobFailed(ClustrixError):
@@ -199,14 +199,6 @@ class RemoteKeyboardInterrupt(RemoteBaseException):
 
 class RemoteGeneratorExit(RemoteBaseException):
     what = "the function raised GeneratorExit on the execution host"
-
-
-class StoreError(ClustrixError):
-    """The job store (``jobs.sqlite`` in Clustrix's home) could not be read or written."""
-
-
-class StoreBusy(StoreError):
-    """Another process held the job store's lock for longer than the store waits."""
 
 
 class StoreError(ClustrixError):
