@@ -26,17 +26,18 @@ rm -f /etc/pam.d/sshd-mfa  # ssh_sites.sh's PAM service
 rm -rf /etc/slurm /var/lib/slurm /var/log/slurm /run/slurm* /etc/munge /var/lib/munge /var/log/munge /run/munge \
   /etc/mysql /var/lib/mysql /run/mysqld /var/log/mariadbd.log /var/lib/gridengine /var/spool/gridengine \
   /etc/default/gridengine /run/gridengine /var/run/gridengine /opt/slurm-torque "$SSH_DIR" "${INFRA_LOG_DIR:-/tmp/clustrix-infra/logs}" /tmp/clustrix-infra
-for u in clustrix; do  # the test user's jobs and sessions may outlive the daemons: end them first
-  id "$u" >/dev/null 2>&1 || continue
-  pkill -KILL -u "$u" || true
-  for _ in $(seq 50); do pgrep -u "$u" >/dev/null || break; sleep 0.1; done
-  userdel -r "$u" 2>/dev/null || userdel "$u"
-done
-rm -rf /home/clustrix
-for u in sgeadmin mysql slurm munge; do
-  ! id "$u" >/dev/null 2>&1 || userdel "$u"
+# users: the test user, then the daemons' system users. Whatever still runs as one of them (a job,
+# a session, a daemon started by something other than these scripts) is ended first: userdel refuses
+# a user with live processes.
+for u in clustrix sgeadmin mysql slurm munge; do
+  if id "$u" >/dev/null 2>&1; then
+    pkill -KILL -u "$u" || true
+    for _ in $(seq 50); do pgrep -u "$u" >/dev/null || break; sleep 0.1; done
+    userdel "$u"
+  fi
   ! getent group "$u" >/dev/null || groupdel "$u"
 done
+rm -rf /home/clustrix
 [ ! -f /root/.ssh/authorized_keys ] || sed -i '/clustrix-test/d' /root/.ssh/authorized_keys
 still=$(dpkg -l | awk '$1 ~ /^[a-z][a-z]$/ && $1 != "un" {print $2}' | grep -E 'slurm|munge|gridengine|mariadb|openssh-server|python3-venv|oath' || true)
 [ -z "$still" ] || { echo "purge_all: still installed: $still" >&2; exit 1; }
