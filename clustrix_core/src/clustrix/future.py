@@ -91,7 +91,11 @@ class ClusterFuture(Future[Any]):
         return bool(self.target.watcher.cancel(self))
 
     def _cancel_locally(self) -> bool:
-        return super().cancel()
+        if not super().cancel():
+            return False
+        # no worker of ours will take it: notify now, or concurrent.futures.wait/as_completed never see it
+        self.set_running_or_notify_cancel()
+        return True
 
     def __await__(self) -> Generator[Any, None, Any]:
         import asyncio  # only for awaiting users: keeps `import clustrix` light for job workers

@@ -62,7 +62,8 @@ class Watcher:
         self._wake.set()
 
     def cancel(self, future: ClusterFuture) -> bool:
-        """Cancel a future, then its job once every call of it is cancelled.
+        """Cancel a future, then its job once every call of it is cancelled or done (the
+        calls done ran in elements that ended: cancelling the job stops only the rest).
 
         The future is cancelled first, so a poll settling the job meanwhile cannot make
         ``cancel()`` report failure after the job was already killed.
@@ -72,7 +73,7 @@ class Watcher:
             if watched is None or not future._cancel_locally():
                 return False
             watched.cancel_requested.add(future.index)
-            whole_job = len(watched.cancel_requested) == len(watched.futures)
+            whole_job = all(f.done() for f in watched.futures.values())
         self.target.store.set_states({future.job_id: State.CANCELLED})
         if whole_job:
             self.target.hooks.clustrix_cancel(jobs=[future.job], target=self.target)
