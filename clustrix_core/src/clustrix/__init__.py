@@ -13,6 +13,7 @@ add.map([1, 2], [3, 4])   # futures, in input order
 
 from importlib import metadata as _metadata
 
+from .config import configure
 from .decorator import ClusterFunction, cluster
 from .errors import (
     BackendNotInstalled,
@@ -32,7 +33,7 @@ from .errors import (
 )
 from .executor import LocalExecutor
 from .future import ClusterFuture
-from .lifecycle import attach, configure
+from .lifecycle import attach
 from .outcome import RemoteError
 from .pool import Executor
 
