@@ -39,7 +39,7 @@ class FakeBatch(BatchScheduler):
     def live(self, native_ids, target):
         return {}
 
-    def finished(self, native_ids, target):
+    def finished(self, native_ids, target, arrays=frozenset()):
         return {}
 
     def cancel_argv(self, native_ids, target):

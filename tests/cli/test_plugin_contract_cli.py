@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from clustrix.plugin import CheckFailed, hookimpl
+from clustrix.plugins import manager
+
 ONLY_SUBMITS = '''
 from clustrix.plugin import hookimpl
 
@@ -41,7 +44,7 @@ class NoLiveStatus(BatchScheduler):
     def parse_submit(self, done):
         return "1"
 
-    def finished(self, native_ids, target):
+    def finished(self, native_ids, target, arrays=frozenset()):
         return {}
 
     def cancel_argv(self, native_ids, target):
@@ -82,3 +85,25 @@ def test_plugins_lists_a_batch_scheduler_missing_a_method_as_a_load_failure(run_
     assert done.returncode == 0, done.stderr
     line = next(line for line in done.stdout.splitlines() if line.startswith("failed to load: halfbatch "))
     assert "NoLiveStatus" in line and "live" in line
+
+
+class SiteCheck:
+    """A plugin adding its own doctor check, through the hook."""
+
+    @hookimpl
+    def clustrix_doctor_checks(self, target):
+        def licence_server() -> str:
+            raise CheckFailed("licence server unreachable from " + target.transport.where, "start the licence server")
+
+        return [("licence server", licence_server)]
+
+
+def test_doctor_runs_the_checks_plugins_add_through_the_hook(cli) -> None:
+    manager().register(SiteCheck(), name="site-check")
+    try:
+        result = cli("doctor", "--set", "cluster_type=local")
+    finally:
+        manager().unregister("site-check")
+    assert "[FAIL] licence server: licence server unreachable from local" in result.output
+    assert "fix: start the licence server" in result.output
+    assert "[ok  ] work directory writable" in result.output

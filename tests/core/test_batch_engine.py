@@ -20,7 +20,7 @@ class ReportsCompleted(BatchScheduler):
     def live(self, native_ids, target):
         return {(nid, None): State.COMPLETED for nid in native_ids}
 
-    def finished(self, native_ids, target):
+    def finished(self, native_ids, target, arrays=frozenset()):
         return {}
 
     def directives(self, job, target, chunk):

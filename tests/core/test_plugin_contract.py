@@ -81,3 +81,12 @@ def test_status_failures_setting_is_refused_below_one(failing_status_backend) ->
         def f() -> None: ...
 
         f.submit()
+
+
+def test_scheduler_specific_keys_are_declared_by_their_plugins() -> None:
+    from clustrix.config import CORE_SETTINGS
+
+    table = manager().settings()
+    assert table["partition"].plugin == table["qos"].plugin == "clustrix_slurm.scheduler"
+    assert table["queue"].plugin in ("clustrix_pbs.scheduler", "clustrix_sge.scheduler")
+    assert not {"partition", "qos", "queue"} & {s.name for s in CORE_SETTINGS}

@@ -8,6 +8,7 @@ can rearrange its modules without breaking a plugin.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,26 @@ def test_layout_helpers_name_the_documented_paths() -> None:
     assert job.remote_status("0.started") == "/w/jobs/c1/status/0.started"
     assert job.remote_file("runner.py") == "/w/jobs/c1/runner.py"
     assert job.remote_subdirs() == ["/w/jobs/c1/results", "/w/jobs/c1/logs", "/w/jobs/c1/status"]
+
+
+@pytest.mark.parametrize("package", ["clustrix_ssh", "clustrix_k8s", "clustrix_slurm", "clustrix_pbs", "clustrix_sge"])
+def test_plugin_declares_what_it_imports_and_a_floor_on_clustrix(package: str) -> None:
+    """Each plugin's dependencies: ``clustrix`` with a version floor, and a third-party
+    package only if the plugin imports it (paramiko is the core's, for the SSH transport)."""
+    import tomllib
+
+    folder = ROOT / "plugins" / package
+    declared = tomllib.loads((folder / "pyproject.toml").read_text())["project"]["dependencies"]
+    names = {re.split(r"[<>=!~ ;\[]", d, maxsplit=1)[0].lower() for d in declared}
+    clustrix_pin = next(d for d in declared if re.split(r"[<>=!~ ;\[]", d, maxsplit=1)[0] == "clustrix")
+    assert ">=" in clustrix_pin, f"{package}: {clustrix_pin!r} has no version floor"
+    imported = set()
+    for path in (folder / "src" / package).glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    assert names - {"clustrix"} <= imported, (
+        f"{package} declares {names - imported - {'clustrix'}} but never imports it"
+    )

@@ -13,7 +13,6 @@ add.map([1, 2], [3, 4])   # futures, in input order
 
 from importlib import metadata as _metadata
 
-from .config import configure
 from .decorator import ClusterFunction, cluster
 from .errors import (
     BackendNotInstalled,
@@ -33,9 +32,11 @@ from .errors import (
 )
 from .executor import LocalExecutor
 from .future import ClusterFuture
-from .lifecycle import attach
+from .lifecycle import attach, configure
+from .listing import jobs
 from .outcome import RemoteError
 from .pool import Executor
+from .progress import wait
 
 try:  # the one source is clustrix_core/pyproject.toml (tools/versions.py keeps the six in step)
     __version__ = _metadata.version("clustrix")
@@ -65,4 +66,6 @@ __all__ = [
     "attach",
     "cluster",
     "configure",
+    "jobs",
+    "wait",
 ]

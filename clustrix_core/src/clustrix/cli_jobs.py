@@ -344,7 +344,7 @@ def logs(job_id: str, follow: bool, stream: str) -> None:
 @click.command()
 @click.argument("job_ids", nargs=-1, required=True, metavar="JOB...")
 def cancel(job_ids: tuple[str, ...]) -> None:
-    """Cancel jobs wherever they run (one scheduler command per cluster) and record it.
+    """Cancel jobs wherever they run (one cancel request per job) and record it.
 
     A job already finished is left as it is. One call of a `.map()` array cannot be
     cancelled alone from here: cancel the whole job. Exits 1 if any id is unknown or a

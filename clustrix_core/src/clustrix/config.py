@@ -63,7 +63,8 @@ class Setting:
 
 
 _CHARACTER_NAMES = {"\n": "a newline", "\r": "a carriage return", "\x00": "a NUL character"}
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: a shell environment variable name (``env`` keys are checked against it before any script is written)
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def _texts(value: Any) -> Iterable[str]:
@@ -131,7 +132,7 @@ def _check_work_dir(value: str) -> None:
 def _check_env(value: Mapping[Any, Any]) -> None:
     """Variable names a shell accepts; values are quoted wherever they are written."""
     for name, item in value.items():
-        if not isinstance(name, str) or not _ENV_NAME.match(name):
+        if not isinstance(name, str) or not ENV_NAME.match(name):
             raise ConfigError(
                 f"env: {name!r} is not a valid environment variable name (letters, digits and _, not first a digit)"
             )
@@ -243,10 +244,7 @@ CORE_SETTINGS: tuple[Setting, ...] = (
     S("cores", int, 1, "CPU cores per call.", "resources", minimum=1),
     S("memory", (str, int), None, "Memory per call, e.g. '16GB', '512MB', '2Gi'.", "resources", check=parse_memory),
     S("time", (str, int), None, "Time limit, e.g. '02:00:00', '90m'.", "resources", check=parse_time),
-    S("partition", str, None, "Scheduler partition (SLURM).", "resources"),
-    S("queue", str, None, "Scheduler queue (PBS, SGE).", "resources"),
     S("account", str, None, "Account/project charged.", "resources"),
-    S("qos", str, None, "Quality of service (SLURM).", "resources"),
     S("gpus", int, None, "GPUs per call.", "resources", minimum=0),
     S("nodes", int, None, "Nodes per job.", "resources", minimum=1),
     S("job_name", str, None, "Job name shown by the scheduler (default: the function name).", "resources"),
@@ -421,19 +419,13 @@ def env_layer(table: Mapping[str, Setting], environ: Mapping[str, str] | None = 
     return Layer("env", values)
 
 
-def configure(**kwargs: Any) -> None:
-    """Set process-wide defaults (below decorator keywords, above everything else).
-
-    ``configure(reset=True)`` first clears what earlier calls set.
-    """
-    from .plugins import manager
-
-    table = manager().settings()
-    if kwargs.pop("reset", False):
-        with _lock:
-            _configured.clear()
-    checked = _checked(kwargs, table, "configure()")
+def set_configured(values: Mapping[str, Any], table: Mapping[str, Setting], reset: bool = False) -> None:
+    """The layer ``configure()`` sets: ``values`` checked against ``table`` (every plugin's
+    keys, so the caller passes it: this module knows no plugins)."""
+    checked = _checked(values, table, "configure()")
     with _lock:
+        if reset:
+            _configured.clear()
         _configured.update(checked)
 
 

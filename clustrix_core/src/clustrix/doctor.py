@@ -3,7 +3,8 @@
 Steps, in order (the first failure stops the rest): configuration valid -> backend
 installed -> host reachable (TCP) -> authentication (a command runs through the
 target's transport) -> remote Python with cloudpickle -> work directory writable ->
-scheduler commands present. Everything after the configuration goes through
+the checks the target's plugins add through ``clustrix_doctor_checks`` (a batch
+scheduler: its commands present). Everything after the configuration goes through
 ``target.transport``, so the same checks serve a local target and an SSH one.
 """
 
@@ -19,11 +20,10 @@ import click
 
 from .cli_config import parse_sets, profile_option, resolved
 from .cli_output import Failed, echo_json
-from .errors import BackendNotInstalled, HostKeyError
+from .environment import probe
+from .errors import BackendNotInstalled, CheckFailed, HostKeyError, RemoteEnvironmentError
 from .plugins import manager
 from .target import Target, is_local_host
-
-PROBE = "import sys, cloudpickle; print(sys.version.split()[0], cloudpickle.__version__)"
 
 
 @dataclass
@@ -34,10 +34,7 @@ class Step:
     fix: str = ""
 
 
-class StepFailed(Exception):
-    def __init__(self, detail: str, fix: str) -> None:
-        super().__init__(detail)
-        self.detail, self.fix = detail, fix
+StepFailed = CheckFailed  # a step's failure: what was found, and the fix
 
 
 def _ssh_endpoint(settings: dict[str, Any]) -> tuple[str, int, str | None]:
@@ -127,19 +124,20 @@ class Checks:
 
     def python(self) -> str:
         assert self.target is not None
-        python = self.target.prepare_environment(self.target.settings)
-        done = self.target.transport.run([python, "-c", PROBE], timeout=60)
-        if done.returncode == 127:
-            raise StepFailed(f"{python!r} not found on {self.where}", "set python= to the interpreter's full path")
-        if done.returncode != 0:
+        try:
+            python = self.target.prepare_environment(self.target.settings)
+            found = probe(self.target.transport, python)
+        except RemoteEnvironmentError as exc:
+            raise StepFailed(str(exc), "set python= to the full path of a Python with cloudpickle") from None
+        if found.cloudpickle is None:
             raise StepFailed(
-                f"{python} cannot import cloudpickle: {done.stderr.strip().splitlines()[-1:]}",
+                f"{python} cannot import cloudpickle",
                 f"on {self.where}: `{python} -m pip install --user cloudpickle`, or set python= to one that has it",
             )
-        version, cp_version = done.stdout.split()
+        version = ".".join(map(str, found.version))
         here = ".".join(map(str, sys.version_info[:2]))
         note = "" if version.startswith(here + ".") else f" (this machine runs {here}: use the same minor version)"
-        return f"{python}: Python {version}, cloudpickle {cp_version}{note}"
+        return f"{python}: Python {version}, cloudpickle {found.cloudpickle}{note}"
 
     def work_dir(self) -> str:
         assert self.target is not None
@@ -151,26 +149,6 @@ class Checks:
             raise StepFailed(f"{work} is not writable: {exc}", "set remote_work_dir= to a writable directory") from None
         return f"{work} is writable"
 
-    def scheduler(self) -> str:
-        assert self.target is not None
-        commands = getattr(manager().pm.get_plugin(self.target.backend), "commands", None)
-        if not isinstance(commands, dict) or not commands:
-            return f"backend {self.target.backend!r} needs no scheduler commands"
-        found: list[tuple[str, str, str]] = []
-        missing: list[tuple[str, str, str]] = []
-        for key, default in commands.items():
-            name = str(self.settings.get(key) or default)
-            done = self.target.transport.run(["sh", "-c", 'command -v "$1"', "sh", name])
-            (found if done.returncode == 0 else missing).append((key, name, done.stdout.strip()))
-        if missing:
-            names = ", ".join(n for _, n, _ in missing)
-            keys = ", ".join(f"{k}=/full/path/to/{n}" for k, n, _ in missing)
-            raise StepFailed(
-                f"not found on {self.where}: {names}",
-                f"set {keys} (see `which` in a login shell there), or add the scheduler's bin directory to PATH",
-            )
-        return ", ".join(path for _, _, path in found)
-
     def steps(self) -> list[tuple[str, Callable[[], str]]]:
         return [
             ("configuration valid", self.config),
@@ -179,24 +157,41 @@ class Checks:
             ("authentication", self.auth),
             ("remote Python + cloudpickle", self.python),
             ("work directory writable", self.work_dir),
-            ("scheduler commands present", self.scheduler),
         ]
+
+    def backend_steps(self) -> list[tuple[str, Callable[[], str]]]:
+        """The checks the target's plugins add (``clustrix_doctor_checks``), e.g. scheduler commands."""
+        assert self.target is not None
+        return [step for group in self.target.hooks.clustrix_doctor_checks(target=self.target) for step in group]
 
     def run(self) -> list[Step]:
         results: list[Step] = []
         failed = False
         for name, check in self.steps():
-            if failed:
-                results.append(Step(name, "skip", "not checked: an earlier step failed"))
-                continue
-            try:
-                results.append(Step(name, "ok", check()))
-            except StepFailed as exc:
-                results.append(Step(name, "FAIL", exc.detail, exc.fix))
-                failed = True
+            failed = self._step(name, check, failed, results)
+        if failed:
+            results.append(Step("backend checks", "skip", "not checked: an earlier step failed"))
+        else:
+            assert self.target is not None
+            backend = self.target.backend
+            for name, check in self.backend_steps() or [("backend checks", lambda: f"{backend!r} adds none")]:
+                failed = self._step(name, check, failed, results)
         if self.target is not None and "transport" in self.target.__dict__:
             self.target.transport.close()
         return results
+
+    @staticmethod
+    def _step(name: str, check: Callable[[], str], failed: bool, results: list[Step]) -> bool:
+        """Run one step unless an earlier one failed; record it; True once a step has failed."""
+        if failed:
+            results.append(Step(name, "skip", "not checked: an earlier step failed"))
+            return True
+        try:
+            results.append(Step(name, "ok", check()))
+        except CheckFailed as exc:
+            results.append(Step(name, "FAIL", exc.detail, exc.fix))
+            return True
+        return False
 
 
 @click.command()
@@ -214,7 +209,7 @@ def doctor(profile: str | None, sets: tuple[str, ...], as_json: bool) -> None:
       4. authentication              a command runs on the host (keys, agent, known_hosts)
       5. remote Python + cloudpickle the interpreter jobs will use
       6. work directory writable     remote_work_dir (default ~/.clustrix)
-      7. scheduler commands present  e.g. sbatch/squeue/sacct/scancel for slurm
+      7. the backend's own checks    e.g. scheduler commands present (sbatch/squeue/... for slurm)
 
     Exits 0 when every step passes, 1 when one fails.
 

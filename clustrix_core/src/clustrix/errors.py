@@ -42,6 +42,14 @@ class PluginContractError(ClustrixError):
     required hook): it is refused at load; fix or uninstall it (``clustrix plugins``)."""
 
 
+class CheckFailed(ClustrixError):
+    """A ``clustrix doctor`` check failed: ``detail`` says what it found, ``fix`` what to do."""
+
+    def __init__(self, detail: str, fix: str) -> None:
+        super().__init__(detail)
+        self.detail, self.fix = detail, fix
+
+
 class StatusUnavailable(ClustrixError):
     """A job's status could not be read for ``status_failures`` poll cycles in a row.
 

@@ -194,6 +194,22 @@ def clustrix_cleanup(job: Job, target: Target) -> bool | None:
     """
 
 
+@hookspec
+def clustrix_doctor_checks(target: Target) -> Sequence[tuple[str, Callable[[], str]]]:
+    """Checks ``clustrix doctor`` runs for this target after the core's (configuration,
+    host, authentication, Python, work directory), e.g. "scheduler commands present".
+
+    :return: ``(name, check)`` pairs. ``check()`` runs commands through
+        ``target.transport`` and returns one line saying what it found, or raises
+        ``CheckFailed(detail, fix)`` (from ``clustrix.plugin``): the doctor prints both and
+        stops there.
+
+    Not firstresult: the target's backend and every non-backend plugin may add checks.
+    Optional (``BatchScheduler`` checks its configurable commands). Called in the thread
+    running ``clustrix doctor``; any other exception from a check is a bug and propagates.
+    """
+
+
 @hookspec(firstresult=True)
 def clustrix_executor_mode(func: Callable[..., Any], requested: str | None, sample: Sequence[Any]) -> str | None:
     """Choose ``"threads"`` or ``"processes"`` for the local parallel executor.

@@ -27,7 +27,7 @@ import shutil
 import sys
 import sysconfig
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,6 +80,35 @@ class JobStatus:
     def of(self, element: int) -> State:
         """The state of ``element``: its own if known, else the job's."""
         return self.elements.get(element, self.state)
+
+    @classmethod
+    def of_process(
+        cls,
+        job: Job,
+        alive: bool,
+        *,
+        finished: Container[int],
+        started: Container[int],
+        ended: State,
+        reason: str = "",
+        element_ended: Container[int] = (),
+        still_writing: Callable[[int], bool] = lambda element: False,
+    ) -> JobStatus:
+        """The status of a job run by one process that leaves files behind (the local and
+        SSH backends), from the elements that have their result file (``finished``), that
+        ``started`` and that ended alone (``element_ended``): a finished element is
+        COMPLETED; while the process lives and the element has not ended, RUNNING once
+        started, else PENDING; then RUNNING while ``still_writing(element)`` its logs; else
+        ``ended``, with ``reason`` once the process is gone."""
+        elements = {}
+        for e in range(job.n_elements):
+            if e in finished:
+                elements[e] = State.COMPLETED
+            elif alive and e not in element_ended:
+                elements[e] = State.RUNNING if e in started else State.PENDING
+            else:
+                elements[e] = State.RUNNING if still_writing(e) else ended
+        return cls(State.RUNNING if alive else State.COMPLETED, elements, "" if alive else reason)
 
 
 @dataclass

@@ -37,6 +37,16 @@ Call = tuple[tuple[Any, ...], dict[str, Any]]
 AUTO_MAX_ELEMENTS = 64
 
 
+def configure(**kwargs: Any) -> None:
+    """Set process-wide defaults (below decorator keywords, above everything else).
+
+    ``configure(reset=True)`` first clears what earlier calls set. Keys are checked
+    against the core's and every plugin's settings.
+    """
+    reset = bool(kwargs.pop("reset", False))
+    config.set_configured(kwargs, manager().settings(), reset=reset)
+
+
 def resolve(overrides: Mapping[str, Any]) -> config.Resolved:
     """1. Resolve: every layer of configuration, validated, before anything is sent."""
     return config.resolve(overrides, manager().settings())

@@ -20,9 +20,9 @@ project's own five plugins and the example backend in ``tests/example_backend`` 
 from __future__ import annotations
 
 from .batch import BatchScheduler, Chunk, TaskStates, directive_value, sanitize_name
-from .config import Setting
-from .defaults import STDERR_TAIL_BYTES, typed_failure
+from .config import ENV_NAME, Setting
 from .errors import (
+    CheckFailed,
     ClustrixError,
     CommandOutcomeUnknown,
     ConfigError,
@@ -37,6 +37,7 @@ from .errors import (
     SubmissionRejected,
     TransportError,
 )
+from .failures import STDERR_TAIL_BYTES, typed_failure
 from .hookspecs import REQUIRED_HOOKS, hookimpl
 from .job import Job, JobStatus, State
 from .plugins import check_backend
@@ -46,10 +47,12 @@ from .target import Target
 from .transport import Completed, Transport
 
 __all__ = [
+    "ENV_NAME",
     "KEY_FILE",
     "REQUIRED_HOOKS",
     "STDERR_TAIL_BYTES",
     "BatchScheduler",
+    "CheckFailed",
     "Chunk",
     "ClustrixError",
     "CommandOutcomeUnknown",

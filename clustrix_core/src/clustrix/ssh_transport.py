@@ -24,7 +24,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import re
 import select
 import shlex
 import socket
@@ -38,6 +37,7 @@ from typing import Any, ClassVar
 import paramiko
 from paramiko.common import cMSG_CHANNEL_REQUEST
 
+from .config import ENV_NAME
 from .errors import CommandOutcomeUnknown, HostKeyError, TransportError
 from .ssh_endpoint import DEFAULT_TIMEOUT, Endpoint, hop_of, resolve_endpoint
 from .ssh_known_hosts import HostKeyCheck
@@ -50,7 +50,6 @@ __all__ = ["DEFAULT_TIMEOUT", "Endpoint", "SSHTransport", "resolve_endpoint", "t
 #: waits before each connection attempt when (re)connecting, within the ssh_timeout deadline
 RECONNECT_DELAYS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0)
 CHUNK = 1 << 20
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: network errors worth a reconnect (authentication and host-key errors are not)
 NETWORK_ERRORS = (OSError, EOFError, paramiko.SSHException)
 
@@ -262,7 +261,7 @@ class SSHTransport(Transport):
         """The shell line for ``argv``: every word quoted, env values passed through ``env``."""
         words = list(argv)
         if env:
-            bad = [k for k in env if not _ENV_NAME.match(k)]
+            bad = [k for k in env if not ENV_NAME.match(k)]
             if bad:
                 raise TransportError(f"invalid environment variable names: {bad}")
             words = ["env", *(f"{k}={v}" for k, v in env.items()), *words]

@@ -56,7 +56,6 @@ class Target:
         self.hooks = manager().hooks(self.backend)
         self.home = clustrix_home(settings)
         self.key = target_key(settings)
-        self._lock = threading.Lock()
 
     @cached_property
     def transport(self) -> Transport:

@@ -14,6 +14,7 @@ process without a result: only that element fails, and its error names the signa
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -24,8 +25,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..defaults import STDERR_TAIL_BYTES, typed_failure
 from ..executor import LocalExecutor
+from ..failures import STDERR_TAIL_BYTES, typed_failure
 from ..hookspecs import hookimpl
 from ..job import Job, JobStatus, State
 from ..runner import load_blob
@@ -109,19 +110,17 @@ class LocalBackend:
             ended = (
                 State.CANCELLED if "cancelled" in markers else State.TIMEOUT if "timeout" in markers else State.FAILED
             )
-            elements = {}
-            for e in range(job.n_elements):
-                if os.path.exists(job.remote_result(e)):
-                    elements[e] = State.COMPLETED
-                elif alive and f"{e}.ended" not in markers:
-                    elements[e] = State.RUNNING if f"{e}.started" in markers else State.PENDING
-                elif self._output_pending(job, e):
-                    elements[e] = State.RUNNING  # its last words are still on their way to its log
-                else:
-                    elements[e] = ended
-            overall = State.RUNNING if alive else State.COMPLETED
-            reason = "" if alive else "the local worker process exited before writing this result"
-            answer[job.job_id] = JobStatus(overall, elements, reason + self._worker_end(job))
+            reason = "the local worker process exited before writing this result" + self._worker_end(job)
+            answer[job.job_id] = JobStatus.of_process(
+                job,
+                alive,
+                finished={e for e in range(job.n_elements) if os.path.exists(job.remote_result(e))},
+                started=_elements_marked(markers, "started"),
+                element_ended=_elements_marked(markers, "ended"),
+                still_writing=functools.partial(self._output_pending, job),
+                ended=ended,
+                reason=reason,
+            )
         return answer
 
     def _output_pending(self, job: Job, element: int) -> bool:
@@ -227,3 +226,8 @@ def with_setup(settings: Mapping[str, Any], argv: list[str]) -> list[str]:
 
 
 plugin = LocalBackend()
+
+
+def _elements_marked(markers: set[str], what: str) -> set[int]:
+    """The elements with an ``E.<what>`` marker file in the job's status dir."""
+    return {int(m.split(".")[0]) for m in markers if m.endswith(f".{what}") and m.split(".")[0].isdigit()}

@@ -7,7 +7,6 @@ are written as valid quantities. Nothing here talks to the cluster.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import sys
@@ -246,7 +245,3 @@ def job_manifest(job: Job, name: str) -> dict[str, Any]:
         "metadata": {"name": name, "labels": meta_labels, "annotations": annotations},
         "spec": spec,
     }
-
-
-def digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()

@@ -66,15 +66,14 @@ class PBSScheduler(BatchScheduler):
 
     def __init__(self) -> None:
         super().__init__()
-        self._reasons: dict[str, str] = {}
-        self._arrays: set[str] = set()
+        self._reasons: dict[str, str] = {}  # learnt from qstat: why a job is in its state
         self._whole_arrays: set[str] = set()  # target keys whose qstat has no -t
-        self._submitting = threading.local()
         self._state_lock = threading.Lock()
 
     def settings(self) -> list[Setting]:
         return [
             *super().settings(),
+            Setting("queue", str, None, "Queue the job runs in (qsub -q).", "resources", plugin=type(self).__module__),
             Setting(
                 "pbs_flavor",
                 str,
@@ -130,16 +129,11 @@ class PBSScheduler(BatchScheduler):
         return job.remote_log(f"pbs-{chunk}{task}", stream)
 
     def submit_argv(self, script: str, job: Job, target: Target, chunk: Chunk) -> list[str]:
-        self._submitting.array = chunk.array
         out, err = self.log_path(job, chunk.index, "out"), self.log_path(job, chunk.index, "err")
         return [self.command(target, "qsub"), "-o", out, "-e", err, script]
 
     def parse_submit(self, done: Completed) -> str:
-        native = parsing.parse_submit(done.stdout)
-        if getattr(self._submitting, "array", False):
-            with self._state_lock:
-                self._arrays.add(native)
-        return native
+        return parsing.parse_submit(done.stdout)
 
     def cancel_argv(self, native_ids: Sequence[str], target: Target) -> list[str]:
         return [self.command(target, "qdel"), *native_ids]
@@ -190,7 +184,7 @@ class PBSScheduler(BatchScheduler):
     def live(self, native_ids: Sequence[str], target: Target) -> TaskStates:
         return self._states(self._qstat(target, native_ids), native_ids, self.flavor(target.settings))
 
-    def finished(self, native_ids: Sequence[str], target: Target) -> TaskStates:
+    def finished(self, native_ids: Sequence[str], target: Target, arrays: frozenset[str] = frozenset()) -> TaskStates:
         flavor = self.flavor(target.settings)
         records = self._qstat(target, native_ids, "-x") if flavor == "pro" else self._qstat(target, native_ids)
         states = self._states(records, native_ids, flavor)
@@ -199,12 +193,12 @@ class PBSScheduler(BatchScheduler):
             for r in records
             if r.code in parsing.ENDED_CODES and r.exit_status is None and parsing.split_id(r.job_id)[1] is None
         ]
-        still_running = self._array_names_running(target, ended)
+        still_running = self._array_names_running(target, ended, arrays)
         for record in ended:
             native = next((n for n in native_ids if parsing.split_id(n)[0] == parsing.split_id(record.job_id)[0]), None)
             if native is None or (native, None) in states:
                 continue
-            if native in self._arrays and record.name in still_running:
+            if native in arrays and record.name in still_running:
                 states[(native, None)] = State.RUNNING  # the array's record ended; some of its tasks run on
                 continue
             states[(native, None)] = State.FAILED
@@ -214,10 +208,9 @@ class PBSScheduler(BatchScheduler):
                 )
         return states
 
-    def _array_names_running(self, target: Target, ended: list[parsing.Record]) -> set[str]:
+    def _array_names_running(self, target: Target, ended: list[parsing.Record], arrays: frozenset[str]) -> set[str]:
         """Names of jobs qstat still shows unfinished, if an array seen only as a whole has ended."""
-        with self._state_lock:
-            numbers = {parsing.split_id(n)[0] for n in self._arrays}
+        numbers = {parsing.split_id(n)[0] for n in arrays}
         arrays = [r for r in ended if parsing.split_id(r.job_id)[0] in numbers]
         if not arrays or target.key not in self._whole_arrays:
             return set()

@@ -69,6 +69,7 @@ class SGEScheduler(BatchScheduler):
         plugin = type(self).__module__
         return [
             *super().settings(),
+            Setting("queue", str, None, "Queue the job runs in (qsub -q).", "resources", plugin=plugin),
             Setting(
                 "sge_pe",
                 str,
@@ -176,7 +177,7 @@ class SGEScheduler(BatchScheduler):
                 f"It stays queued: fix the cause and run `qmod -cj {number}`, or remove it with `qdel {number}`"
             )
 
-    def finished(self, native_ids: Sequence[str], target: Target) -> TaskStates:
+    def finished(self, native_ids: Sequence[str], target: Target, arrays: frozenset[str] = frozenset()) -> TaskStates:
         script = 'q="$1"; shift; for j in "$@"; do echo "### $j"; "$q" -j "$j" 2>&1; done'
         qacct = self.command_argv(target, "qacct")
         argv = [*qacct[:-1], "sh", "-c", script, "sh", qacct[-1], *native_ids]

@@ -20,6 +20,7 @@ from clustrix.plugin import (
     Completed,
     ConfigError,
     Job,
+    Setting,
     State,
     Target,
     TaskStates,
@@ -72,6 +73,16 @@ class SlurmScheduler(BatchScheduler):
     )
 
     # --- directives and submit ----------------------------------------------------------
+
+    def settings(self) -> list[Setting]:
+        plugin = type(self).__module__
+        return [
+            *super().settings(),
+            Setting(
+                "partition", str, None, "Partition the job runs in (sbatch --partition).", "resources", plugin=plugin
+            ),
+            Setting("qos", str, None, "Quality of service (sbatch --qos).", "resources", plugin=plugin),
+        ]
 
     def directives(self, job: Job, target: Target, chunk: Chunk) -> list[str]:
         s = job.settings
@@ -135,7 +146,7 @@ class SlurmScheduler(BatchScheduler):
             done.check()
         return parsing.parse_table(done.stdout, native_ids)
 
-    def finished(self, native_ids: Sequence[str], target: Target) -> TaskStates:
+    def finished(self, native_ids: Sequence[str], target: Target, arrays: frozenset[str] = frozenset()) -> TaskStates:
         """Final states of jobs squeue no longer lists: sacct, then the controller's memory.
 
         slurmdbd learns a job's end from slurmctld asynchronously (its agent queue: seconds

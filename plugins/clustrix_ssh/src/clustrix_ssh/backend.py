@@ -62,20 +62,15 @@ class SSHBackend:
         done = target.transport.run(scripts.argv_for(scripts.STATUS, [j.remote_dir for j in jobs])).check()
         answer = {}
         for job, (alive, markers, exit_code) in zip(jobs, scripts.parse_status(done.stdout, len(jobs)), strict=True):
-            ended = _ended_state(markers)
-            elements = {}
-            for e in range(job.n_elements):
-                if f"results/{e}.pkl" in markers:
-                    elements[e] = State.COMPLETED
-                elif alive:
-                    elements[e] = State.RUNNING if f"status/{e}.started" in markers else State.PENDING
-                else:
-                    elements[e] = ended
             how = f"with exit code {exit_code}" if exit_code is not None else "(killed or lost)"
-            reason = (
-                "" if alive else f"the job's process on {target.transport.where} ended {how} before writing this result"
+            answer[job.job_id] = JobStatus.of_process(
+                job,
+                alive,
+                finished={e for e in range(job.n_elements) if f"results/{e}.pkl" in markers},
+                started={e for e in range(job.n_elements) if f"status/{e}.started" in markers},
+                ended=_ended_state(markers),
+                reason=f"the job's process on {target.transport.where} ended {how} before writing this result",
             )
-            answer[job.job_id] = JobStatus(State.RUNNING if alive else State.COMPLETED, elements, reason)
         return answer
 
     @hookimpl

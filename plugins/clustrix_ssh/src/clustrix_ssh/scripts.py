@@ -12,14 +12,11 @@ code of the job script), ``cancelled``, ``timeout``.
 
 from __future__ import annotations
 
-import re
 import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from clustrix.plugin import ConfigError, Job, parse_time
-
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+from clustrix.plugin import ENV_NAME, ConfigError, Job, parse_time
 
 #: ``sh -c LAUNCH sh JOBDIR``, job script on stdin: write it, start it detached, print its pid.
 #: A job is started at most once (the ``.launched`` claim): a repeated launch, sent again after
@@ -72,7 +69,7 @@ done
 
 
 def env_lines(env: Mapping[str, Any]) -> list[str]:
-    bad = [k for k in env if not _ENV_NAME.match(str(k))]
+    bad = [k for k in env if not ENV_NAME.match(str(k))]
     if bad:
         raise ConfigError(f"env: {bad} are not valid environment variable names (letters, digits, _)")
     return [f"export {k}={shlex.quote(str(v))}" for k, v in env.items()]
