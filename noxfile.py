@@ -50,7 +50,9 @@ def demo(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Every test with Slurm accounting on, then the Slurm tests again with accounting off."""
     install_all(session)
-    session.install("pytest>=8", "kubernetes")
+    session.install(
+        "pytest>=8", "kubernetes", "joblib", "tqdm", "scikit-learn", "nbclient", "nbformat", "ipykernel", "ipywidgets"
+    )
     if not bring_up_infrastructure(session, env={"WITH_SLURMDBD": "1"}):
         session.run("python", "-m", "pytest", "tests", *session.posargs)
         return

@@ -100,7 +100,10 @@ def read(root: Path = ROOT) -> list[Distribution]:
         project = tomllib.loads(path.read_text())["project"]
         if dist == CORE:
             pins = [
-                f"[{extra}] {req}" for extra, reqs in project.get("optional-dependencies", {}).items() for req in reqs
+                f"[{extra}] {req}"
+                for extra, reqs in project.get("optional-dependencies", {}).items()
+                for req in reqs
+                if req.startswith(f"{CORE}-")  # the extras for joblib, progress, notebook pin no dist of ours
             ]
         else:
             pins = [req for req in project.get("dependencies", []) if re.match(r"clustrix\b(?!-)", req)]

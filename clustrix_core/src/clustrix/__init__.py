@@ -33,8 +33,10 @@ from .errors import (
 from .executor import LocalExecutor
 from .future import ClusterFuture
 from .lifecycle import attach, configure
+from .listing import jobs
 from .outcome import RemoteError
 from .pool import Executor
+from .progress import wait
 
 try:  # the one source is clustrix_core/pyproject.toml (tools/versions.py keeps the six in step)
     __version__ = _metadata.version("clustrix")
@@ -64,4 +66,6 @@ __all__ = [
     "attach",
     "cluster",
     "configure",
+    "jobs",
+    "wait",
 ]

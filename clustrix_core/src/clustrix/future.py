@@ -102,5 +102,10 @@ class ClusterFuture(Future[Any]):
 
         return asyncio.wrap_future(self).__await__()
 
+    def _repr_html_(self) -> str:  # Jupyter: a one-row table
+        from .listing import futures_html
+
+        return futures_html([self])
+
     def __repr__(self) -> str:
         return f"<ClusterFuture {self.job_id} {self.job.backend}:{self.native_id} {self._state.lower()}>"
