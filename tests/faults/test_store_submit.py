@@ -79,6 +79,14 @@ class StageRejectsConfig:
     def clustrix_submit(self, job: Any, target: Any) -> str:
         raise AssertionError("never reached")
 
+    @hookimpl
+    def clustrix_status(self, jobs: Any, target: Any) -> dict[str, Any]:
+        raise AssertionError("never reached")
+
+    @hookimpl
+    def clustrix_cancel(self, jobs: Any, target: Any) -> bool:
+        raise AssertionError("never reached")
+
 
 def test_configuration_error_while_staging_leaves_no_record_and_no_job_dir(clustrix_home: Path) -> None:
     manager().register(StageRejectsConfig(), name="stage-rejects")

@@ -47,8 +47,8 @@ def held_map(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[s
     submitted: list[str] = []
     real_run = plugin.run
 
-    def recording_run(target: Any, argv: list[str], timeout: float = 60) -> Completed:
-        done = real_run(target, argv, timeout)
+    def recording_run(target: Any, argv: list[str], timeout: float = 60, **options: Any) -> Completed:
+        done = real_run(target, argv, timeout, **options)
         if "--parsable" in argv and done.returncode == 0:
             submitted.append(parsing.parse_sbatch(done.stdout))
         return done
@@ -100,13 +100,15 @@ def test_failing_submit_command_for_a_later_chunk_cancels_the_earlier_ones(
     recording_run = plugin.run
     submits = 0
 
-    def connection_drops_on_second_submit(target: Any, argv: list[str], timeout: float = 60) -> Completed:
+    def connection_drops_on_second_submit(
+        target: Any, argv: list[str], timeout: float = 60, **options: Any
+    ) -> Completed:
         nonlocal submits
         if "--parsable" in argv:
             submits += 1
             if submits == 2:
                 raise TransportError("connection to the login node dropped")
-        return recording_run(target, argv, timeout)
+        return recording_run(target, argv, timeout, **options)
 
     monkeypatch.setattr(plugin, "run", connection_drops_on_second_submit)
 

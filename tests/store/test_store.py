@@ -34,6 +34,9 @@ SUBMIT_200 = textwrap.dedent(
         @hookimpl
         def clustrix_status(self, jobs, target):
             return {j.job_id: JobStatus(State.RUNNING) for j in jobs}
+        @hookimpl
+        def clustrix_cancel(self, jobs, target):
+            return True
 
     manager().register(Instant(), name="instant")
 
@@ -87,6 +90,10 @@ def test_job_is_in_the_store_before_the_backend_is_asked_to_submit(clustrix_home
         @hookimpl
         def clustrix_status(self, jobs, target):
             return {}
+
+        @hookimpl
+        def clustrix_cancel(self, jobs, target):
+            return True
 
     manager().register(Recording(), name="recording")
     try:
