@@ -38,6 +38,7 @@ from .errors import RemoteEnvironmentError
 from .hookspecs import hookimpl
 
 if TYPE_CHECKING:
+    from .job import Job
     from .target import Target
     from .transport import Transport
 
@@ -290,12 +291,16 @@ def _fix(found: Interpreter, requirements: Sequence[str], local: bool = False) -
     return fix if local else fix + ", or let the host build the venv (python3-venv and a package index it can reach)"
 
 
-class EnvironmentSettings:
-    """Registers the ``requirements`` setting (the step itself is ``Target.prepare_environment``, step 4 of ``lifecycle.submit``)."""
+class EnvironmentStep:
+    """The environment step's settings, and its default: ``Target.prepare_environment``."""
 
     @hookimpl
     def clustrix_settings(self) -> list[Setting]:
         return [REQUIREMENTS, CAPTURE]
 
+    @hookimpl(trylast=True)
+    def clustrix_prepare_environment(self, job: Job, target: Target) -> str:
+        return target.prepare_environment(job.settings)
 
-plugin = EnvironmentSettings()
+
+plugin = EnvironmentStep()

@@ -72,6 +72,24 @@ def clustrix_settings() -> Sequence[Setting]:
 
 
 @hookspec(firstresult=True)
+def clustrix_prepare_environment(job: Job, target: Target) -> str | None:
+    """The environment step: make sure a Python that can run this job exists where it runs.
+
+    :return: the interpreter the job's scripts name. The core's default (``trylast``) is
+        :meth:`Target.prepare_environment`: this interpreter (or ``python=``, whose
+        cloudpickle must match the client's major.minor) locally; on a remote host the
+        configured one, or a venv built from ``requirements`` and cached by their hash
+        (minutes, the first time). A backend whose workers make their own environment
+        (Kubernetes: the pod's bootstrap installs the client's cloudpickle) answers
+        first, without probing anything.
+
+    Optional. Called once per job in the submitting thread, after the work-dir check and
+    before ``clustrix_stage``. Raising (``RemoteEnvironmentError``, naming both versions
+    and the fix) refuses the job before anything is submitted; it is recorded as FAILED.
+    """
+
+
+@hookspec(firstresult=True)
 def clustrix_stage(job: Job, target: Target) -> bool | None:
     """Put the packaged job where it will run, before ``clustrix_submit``.
 

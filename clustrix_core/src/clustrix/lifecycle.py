@@ -80,7 +80,7 @@ def submit(func: Callable[..., Any], calls: Sequence[Call], overrides: Mapping[s
     store.record(job, target.key)  # 3. recorded before anything can be lost
     try:
         check_job(job, target)  # a work dir other users can change is refused before anything goes there
-        target.prepare_environment(job.settings)  # 4. environment: the interpreter the scripts name
+        target.hooks.clustrix_prepare_environment(job=job, target=target)  # 4. environment
         target.hooks.clustrix_stage(job=job, target=target)  # 5. stage
         native_id = target.hooks.clustrix_submit(job=job, target=target)  # 6. submit
         if native_id is None:

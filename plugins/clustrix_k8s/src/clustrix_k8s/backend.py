@@ -103,6 +103,12 @@ class K8sBackend:
         return json.dumps(m.job_manifest(job, m.job_name(job)), indent=2)
 
     @hookimpl
+    def clustrix_prepare_environment(self, job: Job, target: Target) -> str:
+        """The pod's own Python; its bootstrap checks cloudpickle there (installing the
+        client's major.minor, see bootstrap.py), so nothing is probed on this machine."""
+        return m.pod_python(job)
+
+    @hookimpl
     def clustrix_stage(self, job: Job, target: Target) -> bool:
         """Create the payload Secret (after every check, so a refusal leaves nothing behind)."""
         files = m.payload(job, target.home / "blobs")

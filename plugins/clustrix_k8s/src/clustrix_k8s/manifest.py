@@ -179,9 +179,13 @@ def _env(job: Job) -> list[dict[str, str]]:
     return env
 
 
+def pod_python(job: Job) -> str:
+    """The interpreter the pod runs the bootstrap with: ``python=`` or the image's ``python3``."""
+    return str(job.settings.get("python") or "python3")
+
+
 def _command(job: Job) -> list[str]:
-    python = str(job.settings.get("python") or "python3")
-    run = [python, f"{PAYLOAD_MOUNT}/bootstrap.py"]
+    run = [pod_python(job), f"{PAYLOAD_MOUNT}/bootstrap.py"]
     setup = list(job.settings.get("setup") or [])
     if not setup:
         return run
