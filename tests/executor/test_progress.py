@@ -28,6 +28,13 @@ SCRIPT = textwrap.dedent(
         futures = [pool.submit(square, 3), pool.submit(divmod, 1, 0)]
         done, not_done = clustrix.wait(futures, progress=True)
         assert len(done) == 2 and not not_done
+    @clustrix.cluster
+    def cube(x):
+        return x**3
+
+    futures = cube.map(range(3), progress=True)
+    clustrix.wait(futures)
+    assert [f.result() for f in futures] == [0, 1, 8]
     print("FINISHED")
     """
 )
@@ -68,6 +75,7 @@ def test_a_terminal_shows_a_bar_counting_calls_and_failures(tmp_path: Path) -> N
     assert "FINISHED" in output
     assert "6/6" in output and "call" in output
     assert "2/2" in output and "failed=1" in output
+    assert "cube" in output and "3/3" in output  # the decorator's map(progress=True)
 
 
 def test_output_that_is_not_interactive_gets_no_bar(tmp_path: Path) -> None:

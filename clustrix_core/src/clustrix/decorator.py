@@ -30,17 +30,23 @@ class ClusterFunction(Generic[R]):
     def submit(self, *args: Any, **kwargs: Any) -> ClusterFuture:
         return lifecycle.submit(self.__wrapped__, [(args, kwargs)], self.options)[0]
 
-    def map(self, *iterables: Iterable[Any], **options: Any) -> list[ClusterFuture]:
+    def map(self, *iterables: Iterable[Any], progress: bool = False, **options: Any) -> list[ClusterFuture]:
         """One future per element, in input order, like the builtin ``map``.
 
         Where the backend has arrays, all calls go in one array job; ``options`` may set
-        e.g. ``tasks_per_job`` or ``max_concurrent`` for this map only.
+        e.g. ``tasks_per_job`` or ``max_concurrent`` for this map only. ``progress=True``
+        shows a bar until every call is done (see :func:`clustrix.wait`).
         """
         extra = check_decorator_kwargs(options, manager().settings())
         calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = [(tuple(a), {}) for a in zip(*iterables, strict=False)]
         if not calls:
             return []
-        return lifecycle.submit(self.__wrapped__, calls, {**self.options, **extra})
+        futures = lifecycle.submit(self.__wrapped__, calls, {**self.options, **extra})
+        if progress:
+            from .progress import track
+
+            track(futures, desc=self.__wrapped__.__qualname__)
+        return futures
 
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
         if obj is None:

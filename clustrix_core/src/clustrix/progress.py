@@ -39,6 +39,7 @@ class Progress:
         self.futures = list(dict.fromkeys(futures))
         self.bar = _tqdm()(total=len(self.futures), unit="call", desc=desc or "clustrix", disable=None)
         self.shown = 0
+        self._lock = threading.Lock()
 
     def counts(self) -> dict[str, int]:
         """Calls failed, running and pending (running: the job holding it is running)."""
@@ -61,11 +62,17 @@ class Progress:
                 pending += 1
         return {"failed": failed, "running": running, "pending": pending}
 
-    def update(self) -> None:
-        done = sum(1 for f in self.futures if f.done())
-        self.bar.set_postfix(self.counts(), refresh=False)
-        self.bar.update(done - self.shown)
-        self.shown = done
+    def update(self, _: Any = None) -> None:
+        """Redraw with the current counts (also a done-callback: thread-safe); closes when all are done."""
+        with self._lock:
+            if self.shown == len(self.futures):  # finished and closed already
+                return
+            done = sum(1 for f in self.futures if f.done())
+            self.bar.set_postfix(self.counts(), refresh=False)
+            self.bar.update(done - self.shown)
+            self.shown = done
+            if done == len(self.futures):
+                self.bar.close()
 
     def follow(self, timeout: float | None = None, return_when: str = concurrent.futures.ALL_COMPLETED) -> Any:
         """Wait as ``concurrent.futures.wait`` does, updating the bar; closes it when done."""
@@ -108,5 +115,7 @@ def wait(
 def track(futures: Iterable[concurrent.futures.Future[Any]], desc: str | None = None) -> Progress:
     """Show a bar for these futures from a background thread until every one is done."""
     progress = Progress(futures, desc)
+    for future in progress.futures:  # callbacks run in the watcher, which finishes before exit
+        future.add_done_callback(progress.update)
     threading.Thread(target=progress.follow, name="clustrix-progress", daemon=True).start()
     return progress
