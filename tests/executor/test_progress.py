@@ -10,6 +10,7 @@ import subprocess
 import sys
 import termios
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -50,11 +51,14 @@ def run_in(tmp_path: Path, tty: bool) -> str:
         )
         assert done.returncode == 0, done.stderr
         return done.stdout + done.stderr
+    return terminal([sys.executable, str(script)], tmp_path)
+
+
+def terminal(argv: list[str], cwd: Path, on_output: Callable[[str], None] | None = None) -> str:
+    """Run ``argv`` on a 100-column pseudo-terminal; what it wrote there (``on_output`` sees it as it comes)."""
     leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a 100-column terminal
-    process = subprocess.Popen(
-        [sys.executable, str(script)], stdout=follower, stderr=follower, stdin=follower, env=env, cwd=tmp_path
-    )
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    process = subprocess.Popen(argv, stdout=follower, stderr=follower, stdin=follower, env=dict(os.environ), cwd=cwd)
     os.close(follower)
     chunks = []
     while True:
@@ -65,9 +69,12 @@ def run_in(tmp_path: Path, tty: bool) -> str:
         if not data:
             break
         chunks.append(data)
-    assert process.wait(timeout=120) == 0, b"".join(chunks).decode(errors="replace")
+        if on_output is not None:
+            on_output(b"".join(chunks).decode(errors="replace"))
+    output = b"".join(chunks).decode(errors="replace")
+    assert process.wait(timeout=120) == 0, output
     os.close(leader)
-    return b"".join(chunks).decode(errors="replace")
+    return output
 
 
 def test_a_terminal_shows_a_bar_counting_calls_and_failures(tmp_path: Path) -> None:

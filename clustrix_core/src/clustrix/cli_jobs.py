@@ -54,6 +54,7 @@ def _row_json(row: sqlite3.Row, store: Store, show_env: bool = False) -> dict[st
 @click.option("--all", "show_all", is_flag=True, help="No limit.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output: a list of job records.")
 @click.option("--show-env", is_flag=True, help="With --json: show env values (masked by default).")
+@click.option("--watch", is_flag=True, help="First follow the live jobs listed until they end (a bar on a terminal).")
 def jobs(
     states: tuple[str, ...],
     backend: str | None,
@@ -62,6 +63,7 @@ def jobs(
     show_all: bool,
     as_json: bool,
     show_env: bool,
+    watch: bool = False,
 ) -> None:
     """List recent jobs from the job store, newest first.
 
@@ -75,8 +77,19 @@ def jobs(
       clustrix jobs
       clustrix jobs --state RUNNING --state PENDING --backend slurm
       clustrix jobs --since 2d --json | jq '.[].job_id'
+      clustrix jobs --watch
     """
     store = store_here()
+    if watch:  # settle the live ones as their submitter would, then list
+        from .progress import watch_jobs
+
+        listed = store.jobs(
+            state=list(states) or None,
+            backend=backend,
+            since=None if since is None else time.time() - since,
+            limit=None if show_all else limit,
+        )
+        watch_jobs(store, [r["job_id"] for r in listed if not State(r["state"]).terminal])
     rows = store.jobs(
         state=list(states) or None,
         backend=backend,

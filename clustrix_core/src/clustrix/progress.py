@@ -17,6 +17,7 @@ from typing import Any
 from .errors import ConfigError
 from .future import ClusterFuture
 from .job import State
+from .store import Store
 
 #: how often the running/pending counts are refreshed while nothing finishes (seconds)
 REFRESH = 1.0
@@ -119,3 +120,12 @@ def track(futures: Iterable[concurrent.futures.Future[Any]], desc: str | None = 
         future.add_done_callback(progress.update)
     threading.Thread(target=progress.follow, name="clustrix-progress", daemon=True).start()
     return progress
+
+
+def watch_jobs(store: Store, job_ids: list[str]) -> None:
+    """``clustrix jobs --watch``: follow these recorded jobs' calls until every one ended."""
+    from .lifecycle import attach_job
+
+    futures = [f for job_id in job_ids for f in attach_job(store.job(job_id)[0])]
+    if futures:
+        Progress(futures, desc="jobs").follow()
