@@ -141,12 +141,10 @@ def test_job_dying_without_result_fails_with_its_stderr(local_slurm: dict[str, A
     assert info.value.state == "FAILED"
 
 
-def test_forgotten_job_gets_its_final_state_from_accounting(
-    local_slurm: dict[str, Any], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """sacct with accounting on, `scontrol show job` with it off: a job squeue no longer lists."""
+def failed_job(options: dict[str, Any]) -> Any:
+    """The settled future of a job that exited 4 (Slurm: FAILED)."""
 
-    @cluster(**local_slurm)
+    @cluster(**options)
     def die() -> None:
         import os
 
@@ -155,9 +153,16 @@ def test_forgotten_job_gets_its_final_state_from_accounting(
     future = die.submit()
     with pytest.raises(JobFailed):
         future.result(timeout=120)
-    monkeypatch.setattr(plugin, "live", lambda ids, target: {})  # as after MinJobAge: squeue forgot it
-    target, job = future.target, future.job
-    assert target.hooks.clustrix_status(jobs=[job], target=target)[job.job_id].of(0) == State.FAILED
+    return future
+
+
+def status_once_squeue_forgot(future: Any, monkeypatch: pytest.MonkeyPatch, **commands: str) -> Any:
+    """One status call for the future's job once squeue no longer lists it (as after
+    MinJobAge), with these scheduler commands in place of the real ones."""
+    monkeypatch.setattr(plugin, "live", lambda ids, target: {})
+    for key, command in commands.items():
+        monkeypatch.setitem(future.target.settings, key, command)
+    return future.target.hooks.clustrix_status(jobs=[future.job], target=future.target)[future.job.job_id]
 
 
 def lagging_sacct(tmp_path: Path) -> str:
@@ -169,22 +174,20 @@ def lagging_sacct(tmp_path: Path) -> str:
     return str(shim)
 
 
+def test_forgotten_job_gets_its_final_state_from_accounting(
+    local_slurm: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sacct with accounting on, `scontrol show job` with it off: a job squeue no longer lists."""
+    future = failed_job(local_slurm)
+    assert status_once_squeue_forgot(future, monkeypatch).of(0) == State.FAILED
+
+
 def test_lagging_accounting_does_not_hide_the_final_state_the_controller_knows(
     local_slurm: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    @cluster(**local_slurm)
-    def die() -> None:
-        import os
-
-        os._exit(4)
-
-    future = die.submit()
-    with pytest.raises(JobFailed):
-        future.result(timeout=120)
-    target, job = future.target, future.job
-    monkeypatch.setattr(plugin, "live", lambda ids, target: {})  # squeue no longer lists it
-    monkeypatch.setitem(target.settings, "sacct", lagging_sacct(tmp_path))
-    assert target.hooks.clustrix_status(jobs=[job], target=target)[job.job_id].of(0) == State.FAILED
+    future = failed_job(local_slurm)
+    status = status_once_squeue_forgot(future, monkeypatch, sacct=lagging_sacct(tmp_path))
+    assert status.of(0) == State.FAILED
 
 
 def test_a_job_that_accounting_calls_running_forever_ends_lost_after_accounting_grace(
@@ -192,21 +195,9 @@ def test_a_job_that_accounting_calls_running_forever_ends_lost_after_accounting_
 ) -> None:
     """A runaway accounting record (the job is gone from squeue and scontrol, sacct says RUNNING)
     must not keep a future waiting forever."""
-
-    @cluster(**local_slurm, accounting_grace=0)
-    def die() -> None:
-        import os
-
-        os._exit(4)
-
-    future = die.submit()
-    with pytest.raises(JobFailed):
-        future.result(timeout=120)
-    target, job = future.target, future.job
-    monkeypatch.setattr(plugin, "live", lambda ids, target: {})
-    monkeypatch.setitem(target.settings, "sacct", lagging_sacct(tmp_path))
-    monkeypatch.setitem(target.settings, "scontrol", "true")  # the controller forgot it too
-    status = target.hooks.clustrix_status(jobs=[job], target=target)[job.job_id]
+    future = failed_job({**local_slurm, "accounting_grace": 0})
+    # the controller forgot it too: scontrol answers nothing
+    status = status_once_squeue_forgot(future, monkeypatch, sacct=lagging_sacct(tmp_path), scontrol="true")
     assert status.of(0) == State.LOST
     assert "accounting" in status.reason
 

@@ -23,7 +23,7 @@ import subprocess
 import tempfile
 import threading
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 from .errors import CommandOutcomeUnknown, HostKeyError, TransportError
 from .ssh_endpoint import DEFAULT_TIMEOUT
 from .ssh_prompts import can_ask_user
-from .transport import Completed, Transport
+from .transport import Completed, RemoteTransport
 
 log = logging.getLogger("clustrix.ssh")
 
@@ -86,7 +86,7 @@ def control_dir() -> Path:
     return path
 
 
-class OpenSSHTransport(Transport):
+class OpenSSHTransport(RemoteTransport):
     """Commands and files through the system ``ssh`` and a shared ControlMaster connection."""
 
     _shared: ClassVar[dict[Destination, OpenSSHTransport]] = {}
@@ -229,24 +229,6 @@ class OpenSSHTransport(Transport):
         os.replace(tmp, local)
         self.bytes_received += len(done.stdout)
         return True
-
-    def missing(self, paths: Iterable[str]) -> set[str]:
-        paths = list(paths)
-        if not paths:
-            return set()
-        script = 'for p in "$@"; do [ -e "$p" ] || printf "%s\\0" "$p"; done'
-        done = self.run(["sh", "-c", script, "sh", *paths]).check()
-        return {p for p in done.stdout.split("\0") if p}
-
-    def home(self) -> str:
-        if self._home is None:
-            self._home = self.run(["sh", "-c", 'printf %s "$HOME"']).check().stdout
-        return self._home
-
-    def mkdirs(self, paths: Iterable[str]) -> None:
-        paths = list(paths)
-        if paths:
-            self.run(["sh", "-c", 'umask 077 && mkdir -p -- "$@"', "sh", *paths]).check()
 
     def close(self) -> None:
         """Leave the master running: it serves other processes until ControlPersist ends."""

@@ -30,7 +30,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -42,7 +42,7 @@ from .errors import CommandOutcomeUnknown, HostKeyError, TransportError
 from .ssh_endpoint import DEFAULT_TIMEOUT, Endpoint, hop_of, resolve_endpoint
 from .ssh_known_hosts import HostKeyCheck
 from .ssh_prompts import SiteTransport, can_ask_user
-from .transport import Completed, Transport
+from .transport import Completed, RemoteTransport, Transport
 
 log = logging.getLogger("clustrix.ssh")
 __all__ = ["DEFAULT_TIMEOUT", "Endpoint", "SSHTransport", "resolve_endpoint", "transport_for"]
@@ -58,7 +58,7 @@ class _Stalled(TransportError):
     """A request was sent and no answer came (or the connection died): it may have run."""
 
 
-class SSHTransport(Transport):
+class SSHTransport(RemoteTransport):
     """Commands as channels and files over SFTP, on one shared connection per endpoint."""
 
     _shared: ClassVar[dict[Endpoint, SSHTransport]] = {}
@@ -411,25 +411,6 @@ class SSHTransport(Transport):
 
         result: bool = self._sftp_call(download)
         return result
-
-    def missing(self, paths: Iterable[str]) -> set[str]:
-        paths = list(paths)
-        if not paths:
-            return set()
-        script = 'for p in "$@"; do [ -e "$p" ] || printf "%s\\0" "$p"; done'
-        done = self.run(["sh", "-c", script, "sh", *paths]).check()
-        return {p for p in done.stdout.split("\0") if p}
-
-    def home(self) -> str:
-        if self._home is None:
-            self._home = self.run(["sh", "-c", 'printf %s "$HOME"']).check().stdout
-        return self._home
-
-    def mkdirs(self, paths: Iterable[str]) -> None:
-        """Create directories, parents included, all mode 0700 (umask 077)."""
-        paths = list(paths)
-        if paths:
-            self.run(["sh", "-c", 'umask 077 && mkdir -p -- "$@"', "sh", *paths]).check()
 
 
 def transport_for(settings: Mapping[str, Any]) -> Transport:

@@ -108,6 +108,26 @@ class Transport(ABC):
         """Release connections (nothing to do for a local transport)."""
 
 
+class RemoteTransport(Transport):
+    """What every transport to another host answers with one shell command: the existence
+    check and the (cached) home directory. Subclasses supply ``run``, ``put`` and ``get``."""
+
+    _home: str | None = None
+
+    def missing(self, paths: Iterable[str]) -> set[str]:
+        paths = list(paths)
+        if not paths:
+            return set()
+        script = 'for p in "$@"; do [ -e "$p" ] || printf "%s\\0" "$p"; done'
+        done = self.run(["sh", "-c", script, "sh", *paths]).check()
+        return {p for p in done.stdout.split("\0") if p}
+
+    def home(self) -> str:
+        if self._home is None:
+            self._home = self.run(["sh", "-c", 'printf %s "$HOME"']).check().stdout
+        return self._home
+
+
 class LocalTransport(Transport):
     """Subprocesses and file copies on this machine."""
 
