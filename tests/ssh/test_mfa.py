@@ -10,6 +10,7 @@ from __future__ import annotations
 import shlex
 import subprocess
 import sys
+import types
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,17 @@ def test_wrong_code_fails_once_with_a_clear_error(mfa_site: dict[str, Any], tmp_
 
 
 def test_prompt_without_mfa_command_or_terminal_says_what_to_do(mfa_site: dict[str, Any]) -> None:
+    options = {k: v for k, v in mfa_site.items() if k != "mfa_command"}
+    with pytest.raises(TransportError, match="set mfa_command"):
+        SSHTransport.for_settings(options).run(["true"])
+
+
+def test_ipykernel_imported_outside_a_kernel_is_no_one_to_ask(
+    mfa_site: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process that imported ipykernel (notebook tooling, a progress bar) but runs no kernel
+    gets the clear error too, not a getpass that nobody answers until the login times out."""
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
     options = {k: v for k, v in mfa_site.items() if k != "mfa_command"}
     with pytest.raises(TransportError, match="set mfa_command"):
         SSHTransport.for_settings(options).run(["true"])

@@ -30,8 +30,19 @@ prompts_answered = 0
 
 
 def can_ask_user() -> bool:
-    """A person can answer a prompt here: a terminal on stdin, or a Jupyter kernel."""
-    return "ipykernel" in sys.modules or bool(sys.stdin and sys.stdin.isatty())
+    """A person can answer a prompt here: a terminal on stdin, or a Jupyter kernel's frontend.
+
+    A kernel is recognised by the running shell, not by ``ipykernel`` being imported: a
+    process that merely imports it (a test runner driving notebooks, a progress library)
+    has nobody to answer.
+    """
+    return _in_jupyter_kernel() or bool(sys.stdin and sys.stdin.isatty())
+
+
+def _in_jupyter_kernel() -> bool:
+    get_ipython = getattr(sys.modules.get("IPython"), "get_ipython", None)
+    shell = get_ipython() if get_ipython is not None else None
+    return type(shell).__name__ == "ZMQInteractiveShell"
 
 
 def answer(prompt: str, echo: bool, mfa_command: str | None, where: str, timeout: float) -> str:
