@@ -166,10 +166,15 @@ def status_once_squeue_forgot(future: Any, monkeypatch: pytest.MonkeyPatch, **co
 
 
 def lagging_sacct(tmp_path: Path) -> str:
-    """A sacct whose records still say RUNNING, as slurmdbd's do until slurmctld's agent
-    delivers the job's end (seconds under load, right after the database was created)."""
+    """A sacct whose record of every job asked for still says RUNNING, as slurmdbd's do
+    until slurmctld's agent delivers the job's end (seconds under load, right after the
+    database was created); it answers so whether or not this Slurm runs accounting."""
     shim = tmp_path / "sacct"
-    shim.write_text('#!/bin/sh\nsacct "$@" | sed "s/|.*$/|RUNNING/"\n')
+    shim.write_text(
+        "#!/bin/sh\n"
+        'while [ $# -gt 0 ]; do [ "$1" = -j ] && ids=$2; shift; done\n'
+        "echo \"$ids\" | tr , '\\n' | sed 's/$/|RUNNING/'\n"
+    )
     shim.chmod(0o755)
     return str(shim)
 
