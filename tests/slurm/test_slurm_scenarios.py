@@ -158,8 +158,10 @@ def failed_job(options: dict[str, Any]) -> Any:
 
 def status_once_squeue_forgot(future: Any, monkeypatch: pytest.MonkeyPatch, **commands: str) -> Any:
     """One status call for the future's job once squeue no longer lists it (as after
-    MinJobAge), with these scheduler commands in place of the real ones."""
+    MinJobAge), with these scheduler commands in place of the real ones; asked now, not
+    answered from the watcher's last query (no polling budget)."""
     monkeypatch.setattr(plugin, "live", lambda ids, target: {})
+    monkeypatch.setitem(future.target.settings, "status_queries_per_minute", 1e9)
     for key, command in commands.items():
         monkeypatch.setitem(future.target.settings, key, command)
     return future.target.hooks.clustrix_status(jobs=[future.job], target=future.target)[future.job.job_id]
@@ -241,7 +243,7 @@ def test_one_status_command_per_poll_cycle_for_200_jobs(local_slurm: dict[str, A
             future.result(timeout=120)
     squeues = counter.scheduler("squeue")
     assert len(counter.scheduler("sbatch")) == 200
-    assert len(squeues) == target.watcher.cycles, "exactly one squeue per poll cycle"
+    assert 1 <= len(squeues) <= target.watcher.cycles, "at most one squeue per poll cycle (fewer: the budget)"
     assert max(len(c[c.index("-j") + 1].split(",")) for c in squeues) == 200, "one squeue covers every job"
     assert counter.scheduler("sacct") == [] and counter.scheduler("scontrol") == []
 

@@ -5,7 +5,8 @@ between schedulers: directive lines, the submit/status/accounting/cancel command
 their parsers, and the array syntax. This module holds the rest, once: the job script
 template, array chunking to the site's limit, the per-cycle status logic (result files
 first, then one live-status command, then accounting only for jobs that vanished
-without a result) and the log reader of the error chain.
+without a result; the scheduler is asked within the ``status_queries_per_minute``
+budget, result files every cycle) and the log reader of the error chain.
 
 A scheduler job is one *chunk*: a plain job for a single element, else an array of up
 to ``max_array_size`` elements. ``job.native_id`` is the chunks' ids joined by commas.
@@ -99,6 +100,10 @@ class BatchScheduler(ABC):
         self._array_limits: dict[str, int] = {}
         #: (job id, element, grace setting) -> when the element started waiting under that grace
         self._waiting_since: dict[tuple[str, int, str], float] = {}
+        #: target key -> when the scheduler was last asked about its jobs (see _scheduler_due)
+        self._asked_at: dict[str, float] = {}
+        #: target key -> job id -> the status of the job's last scheduler answer
+        self._answered: dict[str, dict[str, JobStatus]] = {}
         self._lock = threading.Lock()
 
     # --- what a scheduler plugin supplies ---------------------------------------------
@@ -370,11 +375,52 @@ class BatchScheduler(ABC):
 
     @hookimpl
     def clustrix_status(self, jobs: Sequence[Job], target: Target) -> dict[str, JobStatus]:
+        """Result files every cycle; the scheduler (one live command, accounting only for the
+        jobs that vanished without a result) only when the polling budget allows."""
+        listing = target.transport.listdirs([job.remote_results_dir for job in jobs])
+        if not self._scheduler_due(jobs, target):
+            last = self._answered.get(target.key, {})
+            return {job.job_id: self._from_files(job, last.get(job.job_id), listing) for job in jobs}
+        answer = self._ask_scheduler(jobs, target, listing)
+        self._answered[target.key] = answer  # only the jobs asked about now: no unbounded growth
+        return answer
+
+    def _scheduler_due(self, jobs: Sequence[Job], target: Target) -> bool:
+        """Whether this cycle may ask the scheduler: the interval between two queries is half
+        the age of the youngest job, from ``poll_interval`` (a young job's fast failure is
+        seen fast) up to ``60 / status_queries_per_minute`` seconds, reached within the first
+        minute with the default budget. However many jobs are watched, a site's controller
+        sees a bounded rate from each user; result files, read every cycle, still tell a
+        finished call at once."""
+        settings = target.settings
+        youngest = max((job.created for job in jobs), default=time.time())
+        most = 60.0 / float(settings.get("status_queries_per_minute") or 2)
+        interval = min(most, max(float(settings.get("poll_interval") or 0.05), (time.time() - youngest) * 0.5))
+        with self._lock:
+            asked = self._asked_at.get(target.key)
+            if asked is not None and time.monotonic() - asked < interval:
+                return False
+            self._asked_at[target.key] = time.monotonic()
+        return True
+
+    def _from_files(self, job: Job, last: JobStatus | None, listing: dict[str, set[str]]) -> JobStatus:
+        """Between scheduler queries: an element with its result file is COMPLETED, any other
+        is where the last answer left it (PENDING before the first)."""
+        have = listing.get(job.remote_results_dir, set())
+        elements = {
+            e: State.COMPLETED if f"{e}.pkl" in have else (last.of(e) if last else State.PENDING)
+            for e in range(job.n_elements)
+        }
+        overall = State.RUNNING if any(not s.terminal for s in elements.values()) else State.COMPLETED
+        return JobStatus(overall, elements, last.reason if last else "")
+
+    def _ask_scheduler(
+        self, jobs: Sequence[Job], target: Target, listing: dict[str, set[str]]
+    ) -> dict[str, JobStatus]:
         """Live states in one command; result files decide; accounting only for the vanished."""
         mappings = {job.job_id: self._elements(job, target) for job in jobs}
         native_ids = sorted({nid for m in mappings.values() for nid, _ in m})
         live = self.live(native_ids, target) if native_ids else {}
-        listing = target.transport.listdirs([job.remote_results_dir for job in jobs])
         states: dict[str, dict[int, State]] = {}
         vanished: set[str] = set()
         for job in jobs:

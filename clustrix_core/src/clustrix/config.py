@@ -193,8 +193,18 @@ CORE_SETTINGS: tuple[Setting, ...] = (
     S(
         "max_poll_interval",
         float,
-        10.0,
-        "Longest interval between status polls, seconds (not below poll_interval).",
+        2.0,
+        "Longest interval between status polls, seconds (not below poll_interval): how soon a "
+        "result file is noticed. A batch scheduler is asked less often (status_queries_per_minute).",
+        "behaviour",
+        above=0,
+    ),
+    S(
+        "status_queries_per_minute",
+        float,
+        2.0,
+        "Most status commands (squeue/qstat, then accounting) a batch target gets per minute once its "
+        "youngest watched job is a minute old; results are still seen from their files every poll.",
         "behaviour",
         above=0,
     ),

@@ -2,7 +2,8 @@
 
 The interval grows with the age of the youngest outstanding job (fast while jobs are
 young, slower as they age), between ``poll_interval`` and ``max_poll_interval``, so the
-rate of scheduler commands does not depend on how many futures are waiting.
+rate of status calls does not depend on how many futures are waiting. A batch backend
+reads result files every cycle and asks its scheduler within ``status_queries_per_minute``.
 When an element ends, its results are fetched, each call's future gets its value or
 its exception (through the error chain), states go to the job store, and the job's
 remote files are cleaned up once every call succeeded.
@@ -81,7 +82,7 @@ class Watcher:
 
     def _interval(self) -> float:
         settings = self.target.settings
-        low, high = float(settings.get("poll_interval") or 0.05), float(settings.get("max_poll_interval") or 10)
+        low, high = float(settings.get("poll_interval") or 0.05), float(settings.get("max_poll_interval") or 2)
         with self._lock:
             youngest = max((w.job.created for w in self._watched.values()), default=time.time())
         return min(high, max(low, (time.time() - youngest) * 0.1))
