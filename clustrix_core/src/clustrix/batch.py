@@ -414,9 +414,7 @@ class BatchScheduler(ABC):
         overall = State.RUNNING if any(not s.terminal for s in elements.values()) else State.COMPLETED
         return JobStatus(overall, elements, last.reason if last else "")
 
-    def _ask_scheduler(
-        self, jobs: Sequence[Job], target: Target, listing: dict[str, set[str]]
-    ) -> dict[str, JobStatus]:
+    def _ask_scheduler(self, jobs: Sequence[Job], target: Target, listing: dict[str, set[str]]) -> dict[str, JobStatus]:
         """Live states in one command; result files decide; accounting only for the vanished."""
         mappings = {job.job_id: self._elements(job, target) for job in jobs}
         native_ids = sorted({nid for m in mappings.values() for nid, _ in m})
