@@ -1,6 +1,7 @@
 """SLURM backend vs the floor and vs submitit, side by side in one run on the same Slurm.
 
-    python benchmarks/slurm.py [--repeat 5] [--calls 500] [--submitit-calls 500]    (or: nox -s bench)
+    python benchmarks/slurm.py [--repeat 5] [--calls 500] [--submitit-calls 500]
+                               [--outstanding 500] [--minutes 3]          (or: nox -s bench)
 
 (a) one trivial call, end to end: the floor is `sbatch --parsable` of a trivial script
 then `squeue -j ID` every 50 ms until the job is gone; submitit is
@@ -9,13 +10,18 @@ Median of ``--repeat`` runs, interleaved so that a busy moment hits all three al
 (b) many tiny calls: ``f.map(range(N))`` vs submitit's ``map_array``, in calls per second.
 Clustrix packs several calls per array element (automatic ``tasks_per_job``), submitit
 launches one array element per call, so (b) mostly measures launches per second.
+(c) the polling budget: ``--outstanding`` held jobs watched for ``--minutes``; status
+commands (squeue, sacct, scontrol, counted by shims first on PATH) per minute after the
+first minute, and how long after its result file appears a call's future settles.
 Needs a running Slurm with accounting (submitit polls sacct); ``pip install submitit``.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -41,6 +47,46 @@ def floor_call(workdir: Path) -> None:
         time.sleep(0.05)
 
 
+def wait_for(path: str) -> str:
+    while not os.path.exists(path):
+        time.sleep(0.05)
+    return path
+
+
+def polling_budget(workdir: Path, outstanding: int, minutes: float) -> None:
+    log, shims = workdir / "status-commands.log", workdir / "shims"
+    shims.mkdir()
+    for name in ("squeue", "sacct", "scontrol"):
+        (shims / name).write_text(f'#!/bin/sh\necho "$(date +%s.%N)" >> {log}\nexec {shutil.which(name)} "$@"\n')
+        (shims / name).chmod(0o755)
+    os.environ["PATH"] = f"{shims}:{os.environ['PATH']}"
+    from clustrix import cluster
+
+    held = cluster(inc, cluster_type="slurm", memory=MEMORY, extra_directives=["--hold"])
+    waiter = cluster(wait_for, cluster_type="slurm", memory=MEMORY)
+    trigger = workdir / "go"
+    futures = [held.submit(i) for i in range(outstanding)]
+    probe = waiter.submit(str(trigger))
+    start = time.time()
+    end = start + minutes * 60
+    time.sleep(max(0.0, end - 5 - time.time()))
+    trigger.touch()
+    probe.result()
+    noticed = time.time()
+    result_file = probe.job.result_path(0)
+    latency = noticed - result_file.stat().st_mtime
+    subprocess.run(["scancel", *{f.native_id for f in futures}], check=False)
+    stamps = [float(line) for line in log.read_text().split()] if log.exists() else []
+    after = [t for t in stamps if start + 60 <= t <= noticed]
+    gaps = [b - a for a, b in itertools.pairwise(after)]
+    print(f"(c) polling budget: {outstanding + 1} jobs outstanding for {minutes:g} min")
+    print(
+        f"    after the first minute: {len(after)} status commands in {noticed - start - 60:.0f} s, "
+        f"at least {min(gaps, default=float('nan')):.1f} s apart (target: <= 2 per minute, i.e. >= 30 s apart)"
+    )
+    print(f"    result noticed {latency:.2f} s after its file appeared (target <= 2)")
+
+
 def timed(fn: Callable[[], object]) -> float:
     start = time.perf_counter()
     fn()
@@ -52,6 +98,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="runs of (a), median reported")
     parser.add_argument("--calls", type=int, default=500, help="tiny calls in (b)")
     parser.add_argument("--submitit-calls", type=int, default=None, help="calls for submitit in (b) (default: --calls)")
+    parser.add_argument("--outstanding", type=int, default=500, help="held jobs watched in (c)")
+    parser.add_argument("--minutes", type=float, default=3.0, help="how long (c) watches them (> 1)")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="clustrix-bench-slurm-"))
     workdir.chmod(0o755)
@@ -96,6 +144,7 @@ def main() -> None:
         f"    submitit map_array({m})                {submitit_rate:7.1f} tasks/s   ratio {clustrix_rate / submitit_rate:5.1f}"
     )
     print("    target: ratio >= 5")
+    polling_budget(workdir, args.outstanding, args.minutes)
 
 
 if __name__ == "__main__":
