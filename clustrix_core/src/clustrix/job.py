@@ -359,6 +359,7 @@ def package(
     write_key(local_dir)
     (local_dir / "manifest.json").write_text(json.dumps(manifest, indent=1))
     shutil.copyfile(runner.__file__, local_dir / "runner.py")
+    shutil.copyfile(Path(runner.__file__).with_name(runner.CHECKPOINT_MODULE), local_dir / runner.CHECKPOINT_MODULE)
     return job
 
 

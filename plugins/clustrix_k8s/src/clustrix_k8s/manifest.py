@@ -128,6 +128,7 @@ def payload(job: Job, blob_dir: Any) -> dict[str, bytes]:
     files = {
         "manifest.json": (job.local_dir / "manifest.json").read_bytes(),
         "runner.py": (job.local_dir / "runner.py").read_bytes(),
+        "checkpoint.py": (job.local_dir / "checkpoint.py").read_bytes(),
         "bootstrap.py": bootstrap_source(),
         KEY_FILE: (job.local_dir / KEY_FILE).read_bytes(),
     }

@@ -1,0 +1,195 @@
+"""checkpoint.save/load/stopping on the local backend and in the runner itself.
+
+The retried attempt is played here by running the runner again in the same job dir after
+moving the first attempt's result aside (what the client does when it resubmits an element).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from clustrix import checkpoint, cluster
+from clustrix.checkpoint import CheckpointForged
+from clustrix.environment import captured_requirements
+from clustrix.job import State
+from clustrix.outcome import read_outcomes
+from clustrix.testing import wait_for_state
+
+DEADLINE = 60
+STEPS = 40  # 8 s: the warning comes after 3 steps
+
+
+def counter(steps: int) -> int:
+    """Counts to ``steps`` one step per 0.2 s, saving after each; stops early when warned."""
+    import time
+
+    from clustrix import checkpoint
+
+    done = checkpoint.load(default=0)
+    while done < steps:
+        time.sleep(0.2)
+        done += 1
+        checkpoint.save(done)
+        if checkpoint.stopping():
+            return -1
+    return done
+
+
+def wait_until(condition: Any, what: str, timeout: float = DEADLINE) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def job_dir(future: Any) -> Path:
+    return Path(future.job.local_dir)
+
+
+def saved_step(jobdir: Path, call: int = 0) -> Any:
+    """The last step the call saved, read the way load() does (signature checked first)."""
+    path = jobdir / "checkpoints" / f"{call}.pkl"
+    if not path.exists():
+        return None
+    checkpoint.enter(str(path), (jobdir / "key").read_bytes(), lambda p, d: None)
+    try:
+        return checkpoint.load()
+    finally:
+        checkpoint.leave()
+
+
+def run_again(jobdir: Path, element: int = 0) -> list[tuple[Any, ...]]:
+    """The next attempt of the element: its old result moved aside, the runner run again."""
+    result = jobdir / "results" / f"{element}.pkl"
+    result.rename(jobdir / "results" / f"{element}.pkl.attempt1")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    subprocess.run([sys.executable, str(jobdir / "runner.py"), str(jobdir), str(element)], check=True, env=env)
+    return read_outcomes(result)
+
+
+def test_outside_a_job_save_does_nothing_load_gives_the_default_and_stopping_is_false() -> None:
+    checkpoint.save({"epoch": 3})
+    assert checkpoint.load(default={"epoch": 0}) == {"epoch": 0}
+    assert checkpoint.load() is None
+    assert checkpoint.stopping() is False
+    assert counter(3) == 3  # a plain call runs from the start to the end
+
+
+@pytest.mark.parametrize("signum", [signal.SIGUSR1, signal.SIGTERM])
+def test_scheduler_warning_makes_stopping_true_requeues_the_call_and_the_next_attempt_resumes(
+    signum: signal.Signals,
+) -> None:
+    future = cluster(executor="processes")(counter).submit(STEPS)
+    jobdir = job_dir(future)
+    wait_until(lambda: (saved_step(jobdir) or 0) >= 3, "three saved steps")
+    pid = json.loads((jobdir / "status" / "0.started").read_text())["pid"]
+    os.kill(pid, signum)
+    wait_until(lambda: (jobdir / "results" / "0.pkl").exists(), "the result file")
+    ((tag, reason),) = read_outcomes(jobdir / "results" / "0.pkl")
+    assert tag == "requeue"
+    assert reason.startswith("walltime" if signum == signal.SIGUSR1 else "terminated")
+    assert (
+        f"{signal.Signals(signum).name}: checkpoint.stopping() is now true" in (jobdir / "logs" / "0.err").read_text()
+    )
+    wait_for_state(future, lambda s: s.terminal, DEADLINE)  # the process exited 0 after writing it
+    stopped_at = saved_step(jobdir)
+
+    # the next attempt resumes from the last save instead of step 0
+    done = run_again(jobdir)
+    assert done == [("ok", STEPS)]
+    assert 3 <= stopped_at < STEPS and saved_step(jobdir) == STEPS
+
+
+def test_calls_of_the_element_not_yet_run_are_requeued_and_a_call_never_told_keeps_its_result() -> None:
+    def step(i: int) -> int:
+        import os
+        import signal
+        import time
+
+        from clustrix import checkpoint
+
+        if i == 0:
+            os.kill(os.getpid(), signal.SIGUSR1)  # the warning arrives during call 0, which never asks
+            time.sleep(0.2)
+            return 0
+        return 1 if checkpoint.stopping() else 2
+
+    futures = cluster(executor="processes", tasks_per_job=3)(step).map([0, 1, 2])
+    jobdir = job_dir(futures[0])
+    wait_until(lambda: (jobdir / "results" / "0.pkl").exists(), "the result file")
+    outcomes = read_outcomes(jobdir / "results" / "0.pkl")
+    assert outcomes[0] == ("ok", 0)
+    assert [o[0] for o in outcomes[1:]] == ["requeue", "requeue"]
+
+
+def test_forged_checkpoint_is_refused_and_never_unpickled(tmp_path: Path) -> None:
+    class Boom:
+        def __reduce__(self) -> tuple[Any, ...]:
+            return (Path.touch, (tmp_path / "unpickled",))
+
+    future = cluster(executor="processes")(counter).submit(5)
+    assert future.result(timeout=DEADLINE) == 5
+    jobdir = job_dir(future)
+    body = pickle.dumps(Boom())
+    (jobdir / "checkpoints" / "0.pkl").write_bytes(checkpoint.MAGIC + b" " + b"0" * 64 + b"\n" + body)
+    ((tag, exc, type_name, message, _),) = run_again(jobdir)
+    assert tag == "error" and type_name == "clustrix.checkpoint.CheckpointForged"
+    assert isinstance(exc, CheckpointForged) and "not signed with this job's key" in message
+    assert not (tmp_path / "unpickled").exists()
+
+
+def test_element_whose_result_exists_is_not_run_again() -> None:
+    future = cluster(executor="processes")(counter).submit(2)
+    assert future.result(timeout=DEADLINE) == 2
+    jobdir = job_dir(future)
+    result = jobdir / "results" / "0.pkl"
+    before = result.read_bytes()
+    (jobdir / "checkpoints" / "0.pkl").unlink()
+    done = subprocess.run([sys.executable, str(jobdir / "runner.py"), str(jobdir), "0"], capture_output=True, text=True)
+    assert done.returncode == 0 and "already ran, not run again" in done.stderr
+    assert result.read_bytes() == before and not (jobdir / "checkpoints" / "0.pkl").exists()
+
+
+def test_runner_provides_clustrix_checkpoint_where_clustrix_is_not_installed(tmp_path: Path) -> None:
+    """The host has only the standard library and cloudpickle: the staged copy is imported."""
+    future = cluster(executor="processes")(counter).submit(3)
+    assert future.result(timeout=DEADLINE) == 3
+    jobdir = job_dir(future)
+    (jobdir / "checkpoints" / "0.pkl").unlink()
+    import cloudpickle
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "cloudpickle").symlink_to(Path(cloudpickle.__file__).parent)
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(site)}
+    probe = subprocess.run([sys.executable, "-S", "-c", "import clustrix"], env=env, capture_output=True)
+    assert probe.returncode != 0  # no Clustrix there
+    (jobdir / "results" / "0.pkl").rename(jobdir / "results" / "0.pkl.attempt1")
+    subprocess.run([sys.executable, "-S", str(jobdir / "runner.py"), str(jobdir), "0"], env=env, check=True)
+    assert read_outcomes(jobdir / "results" / "0.pkl") == [("ok", 3)]
+    assert saved_step(jobdir) == 3
+
+
+def test_capture_requirements_never_asks_the_host_to_install_clustrix() -> None:
+    assert not [line for line in captured_requirements(counter) if line.lower().startswith("clustrix")]
+
+
+def test_cancel_still_ends_a_call_that_ignores_sigterm_at_once() -> None:
+    future = cluster(executor="processes")(counter).submit(10_000)
+    jobdir = job_dir(future)
+    wait_until(lambda: (saved_step(jobdir) or 0) >= 1, "a saved step")
+    assert future.cancel()
+    assert wait_for_state(future, lambda s: s.terminal, 10) == State.CANCELLED
+    assert not (jobdir / "results" / "0.pkl").exists()
