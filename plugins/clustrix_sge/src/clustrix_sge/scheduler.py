@@ -27,6 +27,7 @@ from clustrix.plugin import (
     TaskStates,
     directive_value,
     hms,
+    lead_time,
     mebibytes,
     parse_memory,
     parse_time,
@@ -114,6 +115,8 @@ class SGEScheduler(BatchScheduler):
             lines.append(f"-l h_vmem={per_slot}M")
         if s.get("time"):
             lines.append(f"-l h_rt={hms(parse_time(s['time']))}")
+            if lead_time(s):  # the soft limit sends SIGUSR1: checkpoint.stopping() in the runner
+                lines.append(f"-l s_rt={hms(parse_time(s['time']) - lead_time(s))}")
         if s.get("queue"):
             lines.append(f"-q {_value('queue', s['queue'])}")
         if s.get("account"):

@@ -26,6 +26,7 @@ from clustrix.plugin import (
     TaskStates,
     directive_value,
     hms,
+    lead_time,
     mebibytes,
     parse_memory,
     parse_time,
@@ -99,6 +100,8 @@ class SlurmScheduler(BatchScheduler):
             lines.append(f"--mem={mebibytes(parse_memory(s['memory']))}M")
         if s.get("time"):
             lines.append(f"--time={hms(parse_time(s['time']))}")
+        if lead_time(s):  # B: to the batch shell, which execs the runner: checkpoint.stopping()
+            lines.append(f"--signal=B:USR1@{lead_time(s)}")
         for key in ("partition", "account", "qos"):
             if s.get(key):
                 lines.append(f"--{key}={_value(key, s[key])}")
