@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import config
+from . import config, retry
 from .environment import captured_requirements, requirements_of
 from .errors import ConfigError, PluginContractError, StoreError, SubmissionRejected
 from .future import ClusterFuture
@@ -96,7 +96,7 @@ def submit(func: Callable[..., Any], calls: Sequence[Call], overrides: Mapping[s
         raise
     job.native_id = str(native_id)
     try:
-        store.set_native_id(job.job_id, job.native_id)
+        store.set_native_id(job.job_id, job.native_id, job.attempt)
     except Exception as exc:
         raise _unrecorded(target, job, exc) from exc
     futures = [ClusterFuture(job, i, target) for i in range(job.n_calls)]
@@ -169,8 +169,12 @@ def attach(job_id: str, *, home: str | None = None) -> ClusterFuture:
 
 
 def attach_job(job: Job) -> list[ClusterFuture]:
-    """Futures for every call of a recorded job, watched by its target's watcher."""
+    """Futures for every call of a recorded job, watched by its target's watcher.
+
+    A job whose submitter died between recording its next attempt and submitting it
+    (:mod:`clustrix.retry`) has that attempt submitted first."""
     target = target_for(job.settings)
+    retry.resume(target, job)
     futures = [ClusterFuture(job, i, target) for i in range(job.n_calls)]
     target.watcher.watch(job, futures)
     return futures

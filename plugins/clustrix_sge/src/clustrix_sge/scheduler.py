@@ -106,7 +106,8 @@ class SGEScheduler(BatchScheduler):
                 "cannot carry; choose a remote_work_dir without them"
             )
         logs = f"{job.remote_logs_dir}/sge-{chunk.index}.$TASK_ID"
-        lines = [f"-N {name}", "-S /bin/bash", "-cwd", f"-o {logs}.out", f"-e {logs}.err"]
+        # -r n: never rerun by Grid Engine itself (a host failing, a reschedule): retries are Clustrix's attempts
+        lines = [f"-N {name}", "-S /bin/bash", "-cwd", f"-o {logs}.out", f"-e {logs}.err", "-r n"]
         cores = int(s.get("cores") or 1)
         if cores > 1:
             lines.append(f"-pe {_value('sge_pe', s.get('sge_pe') or 'smp')} {cores}")
