@@ -1,7 +1,7 @@
 """checkpoint.save/load/stopping on the local backend and in the runner itself.
 
-The retried attempt is played here by running the runner again in the same job dir after
-moving the first attempt's result aside (what the client does when it resubmits an element).
+The retried attempt is played by :func:`attempts.next_attempt`: the runner run again in the
+same job dir after the first attempt's result is set aside (what the client does on a retry).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from attempts import next_attempt, saved, steps, wait_until
 
 from clustrix import checkpoint, cluster
 from clustrix.checkpoint import CheckpointForged
@@ -29,54 +30,8 @@ DEADLINE = 60
 STEPS = 40  # 8 s: the warning comes after 3 steps
 
 
-def counter(steps: int) -> int:
-    """Counts to ``steps`` one step per 0.2 s, saving after each; stops early when warned."""
-    import time
-
-    from clustrix import checkpoint
-
-    done = checkpoint.load(default=0)
-    while done < steps:
-        time.sleep(0.2)
-        done += 1
-        checkpoint.save(done)
-        if checkpoint.stopping():
-            return -1
-    return done
-
-
-def wait_until(condition: Any, what: str, timeout: float = DEADLINE) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
 def job_dir(future: Any) -> Path:
     return Path(future.job.local_dir)
-
-
-def saved_step(jobdir: Path, call: int = 0) -> Any:
-    """The last step the call saved, read the way load() does (signature checked first)."""
-    path = jobdir / "checkpoints" / f"{call}.pkl"
-    if not path.exists():
-        return None
-    checkpoint.enter(str(path), (jobdir / "key").read_bytes(), lambda p, d: None)
-    try:
-        return checkpoint.load()
-    finally:
-        checkpoint.leave()
-
-
-def run_again(jobdir: Path, element: int = 0) -> list[tuple[Any, ...]]:
-    """The next attempt of the element: its old result moved aside, the runner run again."""
-    result = jobdir / "results" / f"{element}.pkl"
-    result.rename(jobdir / "results" / f"{element}.pkl.attempt1")
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
-    subprocess.run([sys.executable, str(jobdir / "runner.py"), str(jobdir), str(element)], check=True, env=env)
-    return read_outcomes(result)
 
 
 def test_outside_a_job_save_does_nothing_load_gives_the_default_and_stopping_is_false() -> None:
@@ -84,19 +39,19 @@ def test_outside_a_job_save_does_nothing_load_gives_the_default_and_stopping_is_
     assert checkpoint.load(default={"epoch": 0}) == {"epoch": 0}
     assert checkpoint.load() is None
     assert checkpoint.stopping() is False
-    assert counter(3) == 3  # a plain call runs from the start to the end
+    assert steps(3, 0) == 3  # a plain call runs from the start to the end
 
 
 @pytest.mark.parametrize("signum", [signal.SIGUSR1, signal.SIGTERM])
 def test_scheduler_warning_makes_stopping_true_requeues_the_call_and_the_next_attempt_resumes(
     signum: signal.Signals,
 ) -> None:
-    future = cluster(executor="processes")(counter).submit(STEPS)
+    future = cluster(executor="processes")(steps).submit(STEPS, 0.2)
     jobdir = job_dir(future)
-    wait_until(lambda: (saved_step(jobdir) or 0) >= 3, "three saved steps")
+    wait_until(lambda: (saved(jobdir) or 0) >= 3, "three saved steps", DEADLINE)
     pid = json.loads((jobdir / "status" / "0.started").read_text())["pid"]
     os.kill(pid, signum)
-    wait_until(lambda: (jobdir / "results" / "0.pkl").exists(), "the result file")
+    wait_until(lambda: (jobdir / "results" / "0.pkl").exists(), "the result file", DEADLINE)
     ((tag, reason),) = read_outcomes(jobdir / "results" / "0.pkl")
     assert tag == "requeue"
     assert reason.startswith("walltime" if signum == signal.SIGUSR1 else "terminated")
@@ -104,19 +59,18 @@ def test_scheduler_warning_makes_stopping_true_requeues_the_call_and_the_next_at
         f"{signal.Signals(signum).name}: checkpoint.stopping() is now true" in (jobdir / "logs" / "0.err").read_text()
     )
     wait_for_state(future, lambda s: s.terminal, DEADLINE)  # the process exited 0 after writing it
-    stopped_at = saved_step(jobdir)
+    stopped_at = saved(jobdir)
 
     # the next attempt resumes from the last save instead of step 0
-    done = run_again(jobdir)
+    done = next_attempt(jobdir)
     assert done == [("ok", STEPS)]
-    assert 3 <= stopped_at < STEPS and saved_step(jobdir) == STEPS
+    assert 3 <= stopped_at < STEPS and saved(jobdir) == STEPS
 
 
 def test_calls_of_the_element_not_yet_run_are_requeued_and_a_call_never_told_keeps_its_result() -> None:
     def step(i: int) -> int:
         import os
         import signal
-        import time
 
         from clustrix import checkpoint
 
@@ -128,7 +82,7 @@ def test_calls_of_the_element_not_yet_run_are_requeued_and_a_call_never_told_kee
 
     futures = cluster(executor="processes", tasks_per_job=3)(step).map([0, 1, 2])
     jobdir = job_dir(futures[0])
-    wait_until(lambda: (jobdir / "results" / "0.pkl").exists(), "the result file")
+    wait_until(lambda: (jobdir / "results" / "0.pkl").exists(), "the result file", DEADLINE)
     outcomes = read_outcomes(jobdir / "results" / "0.pkl")
     assert outcomes[0] == ("ok", 0)
     assert [o[0] for o in outcomes[1:]] == ["requeue", "requeue"]
@@ -139,19 +93,19 @@ def test_forged_checkpoint_is_refused_and_never_unpickled(tmp_path: Path) -> Non
         def __reduce__(self) -> tuple[Any, ...]:
             return (Path.touch, (tmp_path / "unpickled",))
 
-    future = cluster(executor="processes")(counter).submit(5)
+    future = cluster(executor="processes")(steps).submit(5, 0.2)
     assert future.result(timeout=DEADLINE) == 5
     jobdir = job_dir(future)
     body = pickle.dumps(Boom())
     (jobdir / "checkpoints" / "0.pkl").write_bytes(checkpoint.MAGIC + b" " + b"0" * 64 + b"\n" + body)
-    ((tag, exc, type_name, message, _),) = run_again(jobdir)
+    ((tag, exc, type_name, message, _),) = next_attempt(jobdir)
     assert tag == "error" and type_name == "clustrix.checkpoint.CheckpointForged"
     assert isinstance(exc, CheckpointForged) and "not signed with this job's key" in message
     assert not (tmp_path / "unpickled").exists()
 
 
-def test_element_whose_result_exists_is_not_run_again() -> None:
-    future = cluster(executor="processes")(counter).submit(2)
+def test_element_whose_result_exists_is_not_next_attempt() -> None:
+    future = cluster(executor="processes")(steps).submit(2, 0.2)
     assert future.result(timeout=DEADLINE) == 2
     jobdir = job_dir(future)
     result = jobdir / "results" / "0.pkl"
@@ -164,7 +118,7 @@ def test_element_whose_result_exists_is_not_run_again() -> None:
 
 def test_runner_provides_clustrix_checkpoint_where_clustrix_is_not_installed(tmp_path: Path) -> None:
     """The host has only the standard library and cloudpickle: the staged copy is imported."""
-    future = cluster(executor="processes")(counter).submit(3)
+    future = cluster(executor="processes")(steps).submit(3, 0.2)
     assert future.result(timeout=DEADLINE) == 3
     jobdir = job_dir(future)
     (jobdir / "checkpoints" / "0.pkl").unlink()
@@ -179,17 +133,17 @@ def test_runner_provides_clustrix_checkpoint_where_clustrix_is_not_installed(tmp
     (jobdir / "results" / "0.pkl").rename(jobdir / "results" / "0.pkl.attempt1")
     subprocess.run([sys.executable, "-S", str(jobdir / "runner.py"), str(jobdir), "0"], env=env, check=True)
     assert read_outcomes(jobdir / "results" / "0.pkl") == [("ok", 3)]
-    assert saved_step(jobdir) == 3
+    assert saved(jobdir) == 3
 
 
 def test_capture_requirements_never_asks_the_host_to_install_clustrix() -> None:
-    assert not [line for line in captured_requirements(counter) if line.lower().startswith("clustrix")]
+    assert not [line for line in captured_requirements(steps) if line.lower().startswith("clustrix")]
 
 
 def test_cancel_still_ends_a_call_that_ignores_sigterm_at_once() -> None:
-    future = cluster(executor="processes")(counter).submit(10_000)
+    future = cluster(executor="processes")(steps).submit(10_000, 0.2)
     jobdir = job_dir(future)
-    wait_until(lambda: (saved_step(jobdir) or 0) >= 1, "a saved step")
+    wait_until(lambda: (saved(jobdir) or 0) >= 1, "a saved step", DEADLINE)
     assert future.cancel()
     assert wait_for_state(future, lambda s: s.terminal, 10) == State.CANCELLED
     assert not (jobdir / "results" / "0.pkl").exists()
