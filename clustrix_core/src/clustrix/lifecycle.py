@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import config, retry
+from . import config
 from .environment import captured_requirements, requirements_of
 from .errors import ConfigError, PluginContractError, StoreError, SubmissionRejected
 from .future import ClusterFuture
@@ -169,12 +169,9 @@ def attach(job_id: str, *, home: str | None = None) -> ClusterFuture:
 
 
 def attach_job(job: Job) -> list[ClusterFuture]:
-    """Futures for every call of a recorded job, watched by its target's watcher.
-
-    A job whose submitter died between recording its next attempt and submitting it
-    (:mod:`clustrix.retry`) has that attempt submitted first."""
+    """Futures for every call of a recorded job, watched by its target's watcher (a job
+    between two attempts is followed to the next one: :func:`clustrix.retry.follow`)."""
     target = target_for(job.settings)
-    retry.resume(target, job)
     futures = [ClusterFuture(job, i, target) for i in range(job.n_calls)]
     target.watcher.watch(job, futures)
     return futures

@@ -24,6 +24,7 @@ import json
 import logging
 import math
 import re
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -161,14 +162,19 @@ def resubmit(target: Target, job: Job, retry: Retry) -> None:
     """Submit ``job`` again as its next attempt, for the elements of ``retry``.
 
     The attempt is recorded (SUBMITTING, with its escalated settings) before anything
-    moves, so a process dying here leaves a job that ``attach`` resumes. Raises what
-    the submission raised; the job then stays on its new attempt, recorded FAILED by
-    the caller."""
+    moves, so a process dying here leaves a job that ``attach`` resumes. When another
+    process watching the same job recorded this attempt first, ``job`` follows the
+    store's record instead of submitting twice. Raises what the submission raised."""
     causes = set(retry.elements.values())
     settings = escalated(job.settings, causes, limits_of(job, target) if _grows(job, causes) else None)
-    job.settings = settings
-    job.attempt += 1
-    target.store.begin_attempt(job, (retry.state, retry.reason), retry.elements)
+    previous = (job.settings, job.attempt)
+    job.settings, job.attempt = settings, job.attempt + 1
+    if not target.store.begin_attempt(job, (retry.state, retry.reason), retry.elements):
+        job.settings, job.attempt = previous
+        log.info("job %s: attempt %d was begun by another process; following it", job.job_id, job.attempt + 1)
+        job.native_id = None  # until that process records the attempt's native id: see follow()
+        follow(target, job)
+        return
     submit_attempt(target, job, sorted(retry.elements))
 
 
@@ -205,17 +211,28 @@ def set_aside(target: Target, job: Job, elements: Sequence[int], attempt: int) -
             target.transport.run(["sh", "-c", script, "sh", source, target_path]).check()
 
 
-def resume(target: Target, job: Job) -> None:
-    """Submit the current attempt of a job whose submitter died between recording it and
-    recording its native id (the attempt is still SUBMITTING); nothing otherwise."""
+#: seconds after which an attempt still SUBMITTING is taken for one whose submitter died
+RESUME_AFTER = 120.0
+
+
+def follow(target: Target, job: Job) -> State | None:
+    """Bring ``job`` to the store's current attempt (settings, number, native id: None while
+    that attempt is being submitted). An attempt left SUBMITTING for ``RESUME_AFTER``
+    seconds (its submitter died between recording and submitting it) is submitted here.
+    Returns the attempt's state when it ended without a native id (its submission failed
+    in the process that made it), else None."""
+    recorded, _, _ = target.store.job(job.job_id)
     rows = target.store.attempts(job.job_id)
-    current = next((r for r in rows if r["attempt"] == job.attempt), None)
-    if job.attempt < 2 or current is None or current["state"] != State.SUBMITTING.value:
-        return
-    previous = next(r for r in rows if r["attempt"] == job.attempt - 1)
-    elements = sorted(int(e) for e in json.loads(previous["elements"]))
-    log.warning("job %s: resuming its attempt %d, recorded but never submitted", job.job_id, job.attempt)
-    submit_attempt(target, job, elements)
+    row = next(r for r in rows if r["attempt"] == recorded.attempt)
+    job.settings, job.attempt, job.native_id = recorded.settings, recorded.attempt, row["native_id"]
+    state = State(row["state"])
+    if job.native_id is None and state == State.SUBMITTING and job.attempt > 1:
+        if time.time() - row["submitted"] > RESUME_AFTER:
+            previous = next(r for r in rows if r["attempt"] == job.attempt - 1)
+            log.warning("job %s: submitting its attempt %d, recorded but never submitted", job.job_id, job.attempt)
+            submit_attempt(target, job, sorted(int(e) for e in json.loads(previous["elements"])))
+        return None
+    return state if job.native_id is None and state.terminal else None
 
 
 # --- what a future tells of its attempts -------------------------------------------------------

@@ -393,30 +393,37 @@ class Store:
             (job_id, attempt, State.SUBMITTING.value, json.dumps(resources, default=str), json.dumps(elements), now),
         )
 
-    def begin_attempt(
-        self,
-        job: Job,
-        ended: tuple[State, str],
-        elements: dict[int, State],
-    ) -> None:
+    def begin_attempt(self, job: Job, ended: tuple[State, str], elements: dict[int, State]) -> bool:
         """Record attempt ``job.attempt`` (SUBMITTING, with ``job.settings``) of a job whose
         previous attempt ended in ``ended`` (state, reason), its ``elements`` to run again
-        with the state each ended in; the job row follows the new attempt."""
+        with the state each ended in; the job row follows the new attempt (its native id
+        is NULL until :meth:`set_native_id`, so no other process polls the previous one).
+
+        False, recording nothing, when the store's current attempt is not the previous one:
+        another process watching the job began this attempt first."""
         now = time.time()
-        states = {str(e): s.value for e, s in elements.items()}
-        self._write(
-            [
-                (
-                    "UPDATE attempts SET state=?, reason=?, elements=? WHERE job_id=? AND attempt=?",
-                    (ended[0].value, ended[1], json.dumps(states), job.job_id, job.attempt - 1),
-                ),
-                self._insert_attempt(job.job_id, job.attempt, job.settings, {}, now),
-                (
-                    "UPDATE jobs SET attempt=?, settings=?, updated=? WHERE job_id=?",
-                    (job.attempt, json.dumps(job.settings, default=str), now, job.job_id),
-                ),
-            ]
-        )
+        states = json.dumps({str(e): s.value for e, s in elements.items()})
+
+        def transaction() -> bool:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                moved = self._db.execute(
+                    "UPDATE jobs SET attempt=?, settings=?, native_id=NULL, updated=? WHERE job_id=? AND attempt=?",
+                    (job.attempt, json.dumps(job.settings, default=str), now, job.job_id, job.attempt - 1),
+                ).rowcount
+                if moved:
+                    self._db.execute(
+                        "UPDATE attempts SET state=?, reason=?, elements=? WHERE job_id=? AND attempt=?",
+                        (ended[0].value, ended[1], states, job.job_id, job.attempt - 1),
+                    )
+                    self._db.execute(*self._insert_attempt(job.job_id, job.attempt, job.settings, {}, now))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            return bool(moved)
+
+        return self._retry(transaction)
 
     def end_attempt(self, job_id: str, attempt: int, state: State, reason: str) -> None:
         """An attempt that was not followed by another: its final state (and why)."""

@@ -23,7 +23,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import retry
-from .errors import ClustrixError, ResultCorrupted, ResultUnreadable, StatusUnavailable, SubmissionRejected
+from .errors import (
+    ClustrixError,
+    JobFailed,
+    ResultCorrupted,
+    ResultUnreadable,
+    StatusUnavailable,
+    SubmissionRejected,
+)
 from .failures import typed_failure
 from .job import Job, JobStatus, State
 from .outcome import read_outcomes
@@ -171,6 +178,7 @@ class Watcher:
         """One cycle: one batched status call, then settle every element that ended, or
         hold it for its job's next attempt (:mod:`clustrix.retry`); resubmit last."""
         self.cycles += 1
+        watched = [w for w in watched if w.job.native_id is not None or self._followed(w)]
         statuses = self.target.hooks.clustrix_status(jobs=[w.job for w in watched], target=self.target) or {}
         call_states: dict[str, State] = {}
         job_states: dict[str, State] = {}
@@ -217,6 +225,22 @@ class Watcher:
             self._resubmit(w)
         for w in finished:  # clean up after the results are out: it costs a round trip
             self._finish(w)
+
+    def _followed(self, w: Watched) -> bool:
+        """Whether a job whose next attempt another process is submitting has its native id
+        now; if that submission failed, its held calls fail saying so."""
+        failed = retry.follow(self.target, w.job)
+        if failed is not None:
+            error = JobFailed(
+                f"attempt {w.job.attempt} of job {w.job.job_id} could not be submitted by the process that "
+                "began it; `clustrix status` shows its reason",
+                job_id=w.job.job_id,
+                state=failed.value,
+            )
+            with self._lock:
+                self._watched.pop(w.job.job_id, None)
+            self._deliver([(f, False, error) for f in w.futures.values()])
+        return w.job.native_id is not None
 
     @staticmethod
     def _deliver(outcomes: list[tuple[ClusterFuture | None, bool, Any]]) -> None:
