@@ -11,8 +11,10 @@ import pytest
 
 from clustrix import cluster
 from clustrix.config import check_decorator_kwargs, read_toml, resolve
-from clustrix.errors import ConfigError
+from clustrix.errors import ConfigError, SubmissionRejected
+from clustrix.hookspecs import hookimpl
 from clustrix.job import Job, State
+from clustrix.job_access import store_here
 from clustrix.plugins import manager
 from clustrix.retry import attempts_left, decide, escalated, requeue_state, story
 from clustrix.store import MIGRATIONS, Store
@@ -180,3 +182,53 @@ def test_slurm_partition_limits_are_parsed_from_scontrol() -> None:
     assert parse_partition_limits(SCONTROL_PARTITIONS, "short") == {"time": 4 * 3600, "memory": 64000 * 2**20}
     assert parse_partition_limits(SCONTROL_PARTITIONS, "big") == {"time": 2 * 86400}  # several nodes: unknown
     assert parse_partition_limits(SCONTROL_PARTITIONS, "missing") == {}
+
+
+def _flaky(path: str) -> str:
+    with open(path, "a") as f:
+        f.write("ran\n")
+    raise ConnectionError(f"down (run {open(path).read().count('ran')})")
+
+
+def test_retry_on_exhausted_raises_the_last_exception_with_every_attempt_noted(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    future = cluster(retries=2, retry_on=(ConnectionError,))(_flaky).submit(str(runs))
+    with pytest.raises(ConnectionError, match=r"down \(run 3\)") as info:
+        future.result(timeout=60)
+    assert runs.read_text().count("ran") == 3
+    stories = [n for n in info.value.__notes__ if n.startswith("attempt ")]
+    assert [s.split(" (")[0] for s in stories] == [
+        "attempt 1: FAILED",
+        "attempt 2: FAILED",
+        "attempt 3: FAILED",
+    ]
+    assert "raised ConnectionError (retry_on): down (run 1)" in stories[0]
+
+
+def test_a_users_exception_runs_once_even_with_retries(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    future = cluster(retries=2)(_flaky).submit(str(runs))
+    with pytest.raises(ConnectionError):
+        future.result(timeout=60)
+    assert runs.read_text().count("ran") == 1
+    assert [a.attempt for a in future.attempts] == [1]
+
+
+class RefuseAttempt2:
+    @hookimpl(tryfirst=True)
+    def clustrix_stage(self, job: Job, target: Any) -> None:
+        if job.attempt == 2:
+            raise SubmissionRejected("the queue is closed", job_id=job.job_id)
+
+
+def test_a_failed_resubmission_fails_the_call_with_its_last_failure_and_says_why(tmp_path: Path) -> None:
+    manager().register(RefuseAttempt2(), "refuse-attempt-2")
+    try:
+        future = cluster(retries=2, retry_on=(ConnectionError,))(_flaky).submit(str(tmp_path / "runs"))
+        with pytest.raises(ConnectionError, match=r"run 1") as info:
+            future.result(timeout=60)
+    finally:
+        manager().unregister("refuse-attempt-2")
+    assert isinstance(info.value.__cause__, SubmissionRejected)
+    assert any("attempt 2 could not be submitted: SubmissionRejected" in n for n in info.value.__notes__)
+    assert store_here().row(future.job_id)["state"] == "REJECTED"

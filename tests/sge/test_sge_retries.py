@@ -78,3 +78,22 @@ def test_exhausted_retries_raise_the_last_typed_failure_with_every_attempt_noted
     assert notes[0] == f"attempt 1: TIMEOUT with time=3s (sge {ids[0]})"
     assert notes[1] == f"attempt 2: TIMEOUT with time=00:00:06 (sge {ids[1]})"
     assert info.value.state == State.TIMEOUT.value
+
+
+def test_only_the_retried_element_of_a_map_runs_again(local_sge: dict[str, Any], tmp_path: Path) -> None:
+    @cluster(**local_sge, retries=1, retry_on=(ConnectionError,), tasks_per_job=1)
+    def count(x: int, runs: str) -> int:
+        import os
+
+        path = os.path.join(runs, str(x))
+        with open(path, "a") as f:
+            f.write("ran\n")
+        if x == 1 and open(path).read().count("ran") == 1:
+            raise ConnectionError("first try of element 1")
+        return x
+
+    futures = count.map(range(3), [str(tmp_path)] * 3)
+    assert [f.result(timeout=TIMEOUT) for f in futures] == [0, 1, 2]
+    assert [(tmp_path / str(x)).read_text().count("ran") for x in range(3)] == [1, 2, 1]
+    assert [[a.attempt for a in f.attempts] for f in futures] == [[1], [1, 2], [1]]
+    assert (futures[1].job.local_dir / "results" / "1.attempt-1.pkl").exists()  # set aside, here too

@@ -254,10 +254,23 @@ class Attempt:
         return f"attempt {self.attempt}: {self.state}" + (f" with {resources}" if resources else "")
 
 
-def attempts_of(rows: Sequence[Any], element: int) -> list[Attempt]:
-    """The attempts recorded for a job (``Store.attempts``), as ``element`` lived them."""
-    out = []
+def _ran(rows: Sequence[Any], element: int) -> list[Any]:
+    """The attempts that ran ``element``: the first, then each that followed one retrying it."""
+    ran = []
     for row in rows:
+        if row["attempt"] == 1 or (ran and ran[-1]["attempt"] == row["attempt"] - 1 and _retried(ran[-1], element)):
+            ran.append(row)
+    return ran
+
+
+def _retried(row: Any, element: int) -> bool:
+    return str(element) in json.loads(row["elements"] or "{}")
+
+
+def attempts_of(rows: Sequence[Any], element: int) -> list[Attempt]:
+    """The attempts recorded for a job (``Store.attempts``) that ran ``element``, as it lived them."""
+    out = []
+    for row in _ran(rows, element):
         states = json.loads(row["elements"] or "{}")
         out.append(
             Attempt(
@@ -277,7 +290,7 @@ def attempts_of(rows: Sequence[Any], element: int) -> list[Attempt]:
 def story(rows: Sequence[Any], job: Job, element: int, last: State, last_reason: str = "") -> list[str]:
     """One line per attempt of ``element``: 'attempt 1: OUT_OF_MEMORY with memory=200MB (slurm 123)'."""
     lines = []
-    for row in rows:
+    for row in _ran(rows, element):
         states = json.loads(row["elements"] or "{}")
         if row["attempt"] == job.attempt:
             state, reason = last.value, last_reason
