@@ -256,7 +256,7 @@ class Attempt:
 
 def _ran(rows: Sequence[Any], element: int) -> list[Any]:
     """The attempts that ran ``element``: the first, then each that followed one retrying it."""
-    ran = []
+    ran: list[Any] = []
     for row in rows:
         if row["attempt"] == 1 or (ran and ran[-1]["attempt"] == row["attempt"] - 1 and _retried(ran[-1], element)):
             ran.append(row)
