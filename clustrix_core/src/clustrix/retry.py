@@ -175,7 +175,12 @@ def resubmit(target: Target, job: Job, retry: Retry) -> None:
         job.native_id = None  # until that process records the attempt's native id: see follow()
         follow(target, job)
         return
-    submit_attempt(target, job, sorted(retry.elements))
+    previous_native_id, job.native_id = job.native_id, None  # the new attempt has none yet (as recorded)
+    try:
+        submit_attempt(target, job, sorted(retry.elements))
+    except BaseException:
+        job.native_id = previous_native_id  # the calls fail with what the last attempt left (its logs)
+        raise
 
 
 def _grows(job: Job, causes: set[State]) -> bool:
