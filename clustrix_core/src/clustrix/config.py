@@ -140,7 +140,7 @@ def _check_env(value: Mapping[Any, Any]) -> None:
             raise ConfigError(f"env: the value of {name} must be a string or a number, not {item!r}")
 
 
-#: how a resource grows on a retry, and the failure that grows it (see :mod:`clustrix.retry`)
+#: how a resource grows on a retry, and the failure that grows it (see ``clustrix.retry``)
 ESCALATED = {"memory": "OUT_OF_MEMORY", "time": "TIMEOUT"}
 #: keys only Python code may set (decorator, ``.map()``, ``configure()``): their values are classes
 CODE_ONLY = frozenset({"retry_on"})

@@ -19,7 +19,7 @@ log = logging.getLogger("clustrix")
 
 class ClusterFuture(Future[Any]):
     """The outcome of one call. ``job_id`` is Clustrix's id, ``native_id`` the scheduler's
-    (the current attempt's: a retried call keeps its future, see :attr:`attempts`).
+    (the current attempt's: a retried call keeps its future, see ``attempts``).
 
     ``cancel()`` cancels the job itself wherever it runs; for a call of a ``.map()``, the
     array job is cancelled once every call of it is cancelled. ``result()`` interrupted

@@ -206,7 +206,7 @@ def clustrix_resource_limits(job: Job, target: Target) -> dict[str, int] | None:
 
     :return: ``{"memory": bytes, "time": seconds}``, either key left out when unknown or
         unlimited; ``None`` when the scheduler cannot tell. A retry that escalates
-        ``memory`` or ``time`` (``escalate=``, see :mod:`clustrix.retry`) never asks for
+        ``memory`` or ``time`` (``escalate=``, see ``clustrix.retry``) never asks for
         more than these.
 
     Optional. Called by the watcher thread before a job is submitted again. Raising is

@@ -124,7 +124,7 @@ class Job:
     it: ask the layout helpers below (``remote_result``, ``remote_log``, ...). Calls are
     numbered ``0 .. n_calls-1``; element ``e`` runs :meth:`calls_of` ``(e)``.
     ``attempt`` counts submissions of the job (1, then one more per retry, see
-    :mod:`clustrix.retry`); ``native_id`` and ``settings`` are the current attempt's.
+    ``clustrix.retry``); ``native_id`` and ``settings`` are the current attempt's.
     """
 
     job_id: str

@@ -170,7 +170,7 @@ def attach(job_id: str, *, home: str | None = None) -> ClusterFuture:
 
 def attach_job(job: Job) -> list[ClusterFuture]:
     """Futures for every call of a recorded job, watched by its target's watcher (a job
-    between two attempts is followed to the next one: :func:`clustrix.retry.follow`)."""
+    between two attempts is followed to the next one: ``clustrix.retry.follow``)."""
     target = target_for(job.settings)
     futures = [ClusterFuture(job, i, target) for i in range(job.n_calls)]
     target.watcher.watch(job, futures)

@@ -17,7 +17,7 @@ A job row holds what is needed to find and rebuild the job from any process: its
 function, backend, target (key, host, profile), native id, local and remote job dirs,
 resolved settings (resources included), state and timestamps; its calls (one per
 future, ``JOBID.i`` within an array) have their own rows and states. Each submission of
-a job is an *attempt* (retries, :mod:`clustrix.retry`) with its own row: native id,
+a job is an *attempt* (retries, ``clustrix.retry``) with its own row: native id,
 state, reason, resources, the elements it failed with; the job row's ``attempt``,
 ``native_id`` and ``settings`` follow the current attempt, which is recorded
 (SUBMITTING) before it is submitted, so a process dying between attempts loses nothing.

@@ -7,7 +7,7 @@ When an element ends, its results are fetched, each call's future gets its value
 its exception (through the error chain), states go to the job store, and the job's
 remote files are cleaned up once every call succeeded. An element the cluster killed
 (or that raised a ``retry_on`` exception) is held instead while attempts remain; once
-every element of the attempt has ended, the job is submitted again (:mod:`clustrix.retry`).
+every element of the attempt has ended, the job is submitted again (``clustrix.retry``).
 """
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ class Watcher:
 
     def poll(self, watched: list[Watched]) -> None:
         """One cycle: one batched status call, then settle every element that ended, or
-        hold it for its job's next attempt (:mod:`clustrix.retry`); resubmit last."""
+        hold it for its job's next attempt (``clustrix.retry``); resubmit last."""
         self.cycles += 1
         watched = [w for w in watched if w.job.native_id is not None or self._followed(w)]
         statuses = self.target.hooks.clustrix_status(jobs=[w.job for w in watched], target=self.target) or {}
