@@ -178,7 +178,10 @@ class Watcher:
         """One cycle: one batched status call, then settle every element that ended, or
         hold it for its job's next attempt (``clustrix.retry``); resubmit last."""
         self.cycles += 1
-        watched = [w for w in watched if w.job.native_id is not None or self._followed(w)]
+        # a job between two attempts has no native id: follow it to the next one first
+        watched = [w for w in watched if w.job.native_id is not None or w.job.attempt == 1 or self._followed(w)]
+        if not watched:
+            return
         statuses = self.target.hooks.clustrix_status(jobs=[w.job for w in watched], target=self.target) or {}
         call_states: dict[str, State] = {}
         job_states: dict[str, State] = {}
