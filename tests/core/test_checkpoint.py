@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from attempts import next_attempt, saved, steps, wait_until
+from attempts import lost_steps, next_attempt, saved, steps, wait_until
 
 from clustrix import checkpoint, cluster
 from clustrix.checkpoint import CheckpointForged
 from clustrix.environment import captured_requirements
-from clustrix.job import State
+from clustrix.job import Job, State
 from clustrix.outcome import read_outcomes
 from clustrix.testing import wait_for_state
 
@@ -147,3 +147,18 @@ def test_cancel_still_ends_a_call_that_ignores_sigterm_at_once() -> None:
     assert future.cancel()
     assert wait_for_state(future, lambda s: s.terminal, 10) == State.CANCELLED
     assert not (jobdir / "results" / "0.pkl").exists()
+
+
+def test_local_time_limit_warns_first_and_the_call_completes_through_retries_from_its_checkpoints(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "steps.log"
+    future = cluster(executor="processes", time="4s", retries=4)(steps).submit(12, 0.5, str(log))
+    assert future.result(timeout=DEADLINE) == 12  # 6 s of work, 3 s per attempt before the warning
+    states = [a.state for a in future.attempts]
+    assert len(states) >= 2 and states[-1] == "COMPLETED" and set(states[:-1]) == {"TIMEOUT"}
+    jobdir = job_dir(future)
+    ((tag, reason),) = read_outcomes(jobdir / "results" / Job.set_aside_name(0, 1))
+    assert tag == "requeue" and reason.startswith("walltime")  # warned 1 s (a quarter) before the kill
+    assert "SIGUSR1: checkpoint.stopping() is now true" in (jobdir / "logs" / "0.err").read_text()
+    assert lost_steps(log, 12) <= 1  # each attempt stopped right after a save
