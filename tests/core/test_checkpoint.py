@@ -19,11 +19,12 @@ from typing import Any
 import pytest
 from attempts import lost_steps, next_attempt, saved, steps, wait_until
 
-from clustrix import checkpoint, cluster
+from clustrix import checkpoint, cluster, lifecycle
 from clustrix.checkpoint import CheckpointForged
 from clustrix.environment import captured_requirements
 from clustrix.job import Job, State
 from clustrix.outcome import read_outcomes
+from clustrix.stop_warning import lead_time
 from clustrix.testing import wait_for_state
 
 DEADLINE = 60
@@ -162,3 +163,17 @@ def test_local_time_limit_warns_first_and_the_call_completes_through_retries_fro
     assert tag == "requeue" and reason.startswith("walltime")  # warned 1 s (a quarter) before the kill
     assert "SIGUSR1: checkpoint.stopping() is now true" in (jobdir / "logs" / "0.err").read_text()
     assert lost_steps(log, 12) <= 1  # each attempt stopped right after a save
+
+
+def test_stop_warning_is_capped_to_a_quarter_of_the_time_limit_and_zero_turns_it_off(tmp_path: Path) -> None:
+    assert lead_time({"time": "8s"}) == 2
+    assert lead_time({"time": "02:00:00"}) == lead_time({}) == 60
+    assert lead_time({"time": "02:00:00", "stop_warning": 0}) == 0
+
+    def sbatch_lines(**options: Any) -> list[str]:
+        settings = {"cluster_type": "slurm", "remote_work_dir": "/scratch/u/.clustrix", **options}
+        _, script = lifecycle.render(steps, [((1, 0), {})], settings, tmp_path)
+        return [line for line in script.splitlines() if line.startswith("#SBATCH --signal")]
+
+    assert sbatch_lines(time="01:00:00") == ["#SBATCH --signal=B:USR1@60"]
+    assert sbatch_lines(time="01:00:00", stop_warning=0) == []
