@@ -177,3 +177,10 @@ def test_stop_warning_is_capped_to_a_quarter_of_the_time_limit_and_zero_turns_it
 
     assert sbatch_lines(time="01:00:00") == ["#SBATCH --signal=B:USR1@60"]
     assert sbatch_lines(time="01:00:00", stop_warning=0) == []
+
+
+def test_calls_running_in_threads_of_one_process_keep_their_own_checkpoints() -> None:
+    futures = cluster(executor="threads", max_workers=2)(steps).map([5, 7], [0.1, 0.1])
+    assert [f.result(timeout=DEADLINE) for f in futures] == [5, 7]
+    jobdir = job_dir(futures[0])
+    assert [saved(jobdir, 0), saved(jobdir, 1)] == [5, 7]
