@@ -232,3 +232,20 @@ def test_a_failed_resubmission_fails_the_call_with_its_last_failure_and_says_why
     assert isinstance(info.value.__cause__, SubmissionRejected)
     assert any("attempt 2 could not be submitted: SubmissionRejected" in n for n in info.value.__notes__)
     assert store_here().row(future.job_id)["state"] == "REJECTED"
+
+
+def test_only_one_process_begins_a_jobs_next_attempt(tmp_path: Path) -> None:
+    store = Store(tmp_path / "jobs.sqlite")
+    job = _job(memory="200MB", retries=2)
+    store.record(job, "target")
+    store.set_native_id(job.job_id, "7")
+    job.attempt, job.settings = 2, {**job.settings, "memory": "400MB"}
+    assert store.begin_attempt(job, (State.OUT_OF_MEMORY, ""), {0: State.OUT_OF_MEMORY})
+    assert not store.begin_attempt(job, (State.OUT_OF_MEMORY, ""), {0: State.OUT_OF_MEMORY}), "a second watcher"
+    recorded, _, _ = store.job(job.job_id)
+    assert (recorded.attempt, recorded.native_id, recorded.settings["memory"]) == (2, None, "400MB")
+    rows = store.attempts(job.job_id)
+    assert [(r["attempt"], r["state"], r["native_id"]) for r in rows] == [
+        (1, "OUT_OF_MEMORY", "7"),
+        (2, "SUBMITTING", None),
+    ]
