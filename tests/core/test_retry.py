@@ -11,7 +11,7 @@ import pytest
 
 from clustrix import cluster
 from clustrix.config import check_decorator_kwargs, read_toml, resolve
-from clustrix.errors import ConfigError, SubmissionRejected
+from clustrix.errors import ConfigError, JobTimeout, SubmissionRejected
 from clustrix.hookspecs import hookimpl
 from clustrix.job import Job, State
 from clustrix.job_access import store_here
@@ -249,3 +249,30 @@ def test_only_one_process_begins_a_jobs_next_attempt(tmp_path: Path) -> None:
         (1, "OUT_OF_MEMORY", "7"),
         (2, "SUBMITTING", None),
     ]
+
+
+def _warned_once(marker: str) -> str:
+    """Gets the scheduler's walltime warning (SIGUSR1) on its first run and returns early."""
+    import os
+    import signal
+
+    from clustrix import checkpoint
+
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        os.kill(os.getpid(), signal.SIGUSR1)
+        assert checkpoint.stopping()
+        return "stopped early"
+    return "finished"
+
+
+def test_a_call_requeued_on_the_walltime_warning_runs_again_as_a_timeout(tmp_path: Path) -> None:
+    future = cluster(retries=1)(_warned_once).submit(str(tmp_path / "warned"))
+    assert future.result(timeout=60) == "finished"
+    assert [(a.attempt, a.state) for a in future.attempts] == [(1, "TIMEOUT"), (2, "COMPLETED")]
+
+
+def test_a_requeued_call_without_retries_fails_as_a_timeout(tmp_path: Path) -> None:
+    future = cluster()(_warned_once).submit(str(tmp_path / "warned"))
+    with pytest.raises(JobTimeout, match="returned early on the scheduler's warning"):
+        future.result(timeout=60)
