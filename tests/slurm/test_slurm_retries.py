@@ -13,6 +13,7 @@ import pytest
 
 from clustrix import cluster
 from clustrix.errors import JobOutOfMemory
+from clustrix_slurm.parsing import parse_partition_limits
 
 TIMEOUT = 600  # the cluster is shared with other tests: a deadline, not a speed
 
@@ -79,3 +80,12 @@ def test_call_on_a_node_that_fails_is_retried_and_succeeds(local_slurm: dict[str
         _wait_until(lambda: _node_state(node) in ("idle", "mixed", "allocated"), f"node {node} coming back")
     assert future.result(timeout=TIMEOUT) == "survived"
     assert [(a.attempt, a.state) for a in future.attempts] == [(1, "NODE_FAIL"), (2, "COMPLETED")]
+
+
+def test_memory_escalation_is_capped_by_what_the_partition_gives(local_slurm: dict[str, Any]) -> None:
+    shown = subprocess.run(["scontrol", "show", "partition", "-o"], capture_output=True, text=True, check=True)
+    cap = parse_partition_limits(shown.stdout, None)["memory"]  # the default partition's node memory here
+    options = {**local_slurm, "memory": "200MB", "retries": 1, "escalate": {"memory": 1000.0}}
+    future = cluster(**options)(allocate_300mb).submit()
+    assert future.result(timeout=TIMEOUT) == 300 * 10**6
+    assert [a.resources["memory"] for a in future.attempts] == ["200MB", f"{cap // 2**20}M"]  # not 200GB
