@@ -18,18 +18,20 @@ NO_WARNING = {"stop_warning": 0}
 
 
 def test_call_over_its_walltime_completes_on_attempt_2_with_time_escalated(local_sge: dict[str, Any]) -> None:
-    @cluster(**local_sge, **NO_WARNING, time="5s", retries=2, escalate={"time": 2.0})
-    def needs_7s() -> str:
+    # Grid Engine enforces h_rt on its load-report cycle (5 s here): a kill comes 1-5 s late, so the
+    # call needs 2.4 walltimes (certainly killed) and attempt 2 gets 3 (certainly enough)
+    @cluster(**local_sge, **NO_WARNING, time="5s", retries=2, escalate={"time": 3.0})
+    def needs_12s() -> str:
         import time
 
-        time.sleep(7)  # ~1.4 walltimes: h_rt kills attempt 1; attempt 2 has 10 s
+        time.sleep(12)
         return "done"
 
-    future = needs_7s.submit()
+    future = needs_12s.submit()
     assert future.result(timeout=TIMEOUT) == "done"
     attempts = future.attempts
     assert [(a.attempt, a.state) for a in attempts] == [(1, "TIMEOUT"), (2, "COMPLETED")]
-    assert [a.resources.get("time") for a in attempts] == ["5s", "00:00:10"]
+    assert [a.resources.get("time") for a in attempts] == ["5s", "00:00:15"]
     assert attempts[0].native_id != attempts[1].native_id == future.native_id
 
 

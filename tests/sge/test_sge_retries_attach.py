@@ -33,13 +33,13 @@ class DieBeforeAttempt2:
 
 
 @cluster(**json.loads(sys.argv[1]))
-def needs_7s():
+def needs_12s():
     import time
-    time.sleep(7)  # ~1.4 walltimes: Grid Engine kills attempt 1 at h_rt
+    time.sleep(12)  # 2.4 walltimes: Grid Engine kills attempt 1 at h_rt (1-5 s late), attempt 2 has 15 s
     return "done"
 
 
-future = needs_7s.submit()
+future = needs_12s.submit()
 print(future.job_id, flush=True)
 if sys.argv[2] == "die":
     manager().register(DieBeforeAttempt2(), "die-before-attempt-2")
@@ -56,7 +56,7 @@ def submit_elsewhere(options: dict[str, Any], then: str) -> tuple[str, int]:
 
 @pytest.fixture
 def retried_sge(local_sge: dict[str, Any]) -> dict[str, Any]:
-    return {**local_sge, "stop_warning": 0, "time": "5s", "retries": 2, "escalate": {"time": 2.0}}
+    return {**local_sge, "stop_warning": 0, "time": "5s", "retries": 2, "escalate": {"time": 3.0}}
 
 
 def table(*args: str) -> str:
@@ -88,4 +88,4 @@ def test_a_job_whose_submitter_died_between_attempts_is_resumed_by_attach(
     future = clustrix.attach(job_id)
     assert future.result(timeout=TIMEOUT) == "done"
     assert [(a.attempt, a.state) for a in future.attempts] == [(1, "TIMEOUT"), (2, "COMPLETED")]
-    assert future.attempts[1].resources["time"] == "00:00:10"
+    assert future.attempts[1].resources["time"] == "00:00:15"
