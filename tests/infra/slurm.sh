@@ -135,7 +135,15 @@ OverTimeLimit=0
 InactiveLimit=0
 SlurmdTimeout=300
 NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=$MEM_MB State=UNKNOWN
-PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+# Preemption (issue 16's tests): a job in "high" (PriorityTier=2) that needs the node's CPUs preempts
+# jobs running in "low" (PriorityTier=1): they get SIGTERM (or their --signal), GraceTime seconds to
+# stop, then SIGKILL, and are requeued (or, with --no-requeue, end PREEMPTED). "debug", the default
+# every other test uses, has PreemptMode=OFF: nothing ever preempts its jobs.
+PreemptType=preempt/partition_prio
+PreemptMode=REQUEUE
+PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP PreemptMode=OFF
+PartitionName=low Nodes=ALL MaxTime=INFINITE State=UP PriorityTier=1 PreemptMode=REQUEUE GraceTime=10
+PartitionName=high Nodes=ALL MaxTime=INFINITE State=UP PriorityTier=2 PreemptMode=OFF
 EOF
 
 if [ "$WITH_SLURMDBD" = 1 ]; then

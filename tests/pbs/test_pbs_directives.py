@@ -77,6 +77,8 @@ def test_output_and_error_go_on_the_qsub_command_line(tmp_path: Path) -> None:
     argv = plugin.submit_argv(f"{job.remote_dir}/job-0.sh", job, target, chunk)
     assert argv == [
         "qsub",
+        "-r",
+        "n",
         "-o",
         f"{job.remote_dir}/logs/pbs-0.out",
         "-e",

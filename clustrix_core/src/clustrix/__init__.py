@@ -52,6 +52,7 @@ from .listing import JobTable, jobs
 from .outcome import RemoteError
 from .pool import Executor
 from .progress import wait
+from .retry import Attempt
 
 try:  # the one source is clustrix_core/pyproject.toml (tools/versions.py keeps the six in step)
     __version__ = _metadata.version("clustrix")
@@ -59,6 +60,7 @@ except _metadata.PackageNotFoundError:  # imported from a source tree that was n
     __version__ = "0+unknown"
 
 __all__ = [
+    "Attempt",
     "BackendNotInstalled",
     "ClusterFunction",
     "ClusterFuture",

@@ -48,9 +48,12 @@ class Chunk:
     first: int
     size: int
     array: bool
+    #: the job's attempt (retries): each attempt has its own scripts, so the lookup by
+    #: script path after an unknown submit outcome never mistakes one attempt for another
+    attempt: int = 1
 
     def script_name(self) -> str:
-        return f"job-{self.index}.sh"
+        return f"job-{self.index}.sh" if self.attempt == 1 else f"job-{self.index}.a{self.attempt}.sh"
 
 
 #: what a user value may hold in a directive line: schedulers split directive lines on
@@ -214,10 +217,10 @@ class BatchScheduler(ABC):
 
     def chunks(self, job: Job, target: Target) -> list[Chunk]:
         if job.n_elements == 1:
-            return [Chunk(0, 0, 1, array=False)]
+            return [Chunk(0, 0, 1, array=False, attempt=job.attempt)]
         limit = self._array_limit(target)
         return [
-            Chunk(i, first, min(limit, job.n_elements - first), array=True)
+            Chunk(i, first, min(limit, job.n_elements - first), array=True, attempt=job.attempt)
             for i, first in enumerate(range(0, job.n_elements, limit))
         ]
 
@@ -287,6 +290,8 @@ class BatchScheduler(ABC):
         whether it has a job running the chunk's script, and only if not is it sent again."""
         script = job.remote_file(chunk.script_name())
         argv = self.submit_argv(script, job, target, chunk)
+        if job.attempt > 1 and (earlier := self._submitted_before(script, target)):
+            return earlier  # a retry resumed after its submitter died: the scheduler has it already
         for attempt in (1, 2):
             try:
                 done = self.run(target, argv, idempotent=False)
@@ -302,6 +307,16 @@ class BatchScheduler(ABC):
                 )
             return self._parsed_id(done, script, job, target)
         raise AssertionError("unreachable")
+
+    def _submitted_before(self, script: str, target: Target) -> str | None:
+        """The id of a job already running ``script`` (a retry's, submitted by a process that
+        died before recording it), or None when there is none or the scheduler cannot tell."""
+        try:
+            found = self.find_submitted(script, target)
+        except Exception:
+            log.warning("could not ask the scheduler whether %s was submitted already", script, exc_info=True)
+            return None
+        return found[0] if found else None
 
     def _find_after_unknown_outcome(
         self, exc: CommandOutcomeUnknown, script: str, job: Job, target: Target, last_try: bool

@@ -19,6 +19,7 @@ from .cli_output import Age, Failed, ago, echo_json, masked_settings, table
 from .errors import JobNotFound
 from .job import State
 from .job_access import Recorded, poll_once, refresh, settle, store_here
+from .listing import with_attempt
 from .store import Store
 from .transport import LocalTransport, Transport
 
@@ -112,7 +113,7 @@ def jobs(
                     r["function"],
                     r["backend"],
                     r["host"] or "local",
-                    r["state"],
+                    with_attempt(r["state"], r["attempt"], r["settings"]),
                     _calls_summary(store, r["job_id"], r["n_calls"]),
                     ago(r["created"], now),
                 )
@@ -165,6 +166,8 @@ def status(job_ids: tuple[str, ...], cached: bool, as_json: bool) -> None:
                 "function": job.function,
                 "backend": job.backend,
                 "native_id": row["native_id"],
+                "attempt": row["attempt"],
+                "attempts": [dict(a) for a in store.attempts(job.job_id)],
                 "host": row["host"],
                 "calls": job.n_calls,
                 "call_index": index if job.is_array else None,
@@ -176,6 +179,7 @@ def status(job_ids: tuple[str, ...], cached: bool, as_json: bool) -> None:
     if as_json:
         echo_json(records)
     elif records:
+        job_settings = {job.job_id: job.settings for _, job, _, _ in found}
         now = time.time()
         click.echo(
             table(
@@ -183,7 +187,7 @@ def status(job_ids: tuple[str, ...], cached: bool, as_json: bool) -> None:
                 [
                     (
                         r["id"],
-                        r["state"],
+                        with_attempt(r["state"], r["attempt"], job_settings[r["job_id"]]),
                         r["function"],
                         r["backend"],
                         r["native_id"],

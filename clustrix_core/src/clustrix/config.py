@@ -140,6 +140,43 @@ def _check_env(value: Mapping[Any, Any]) -> None:
             raise ConfigError(f"env: the value of {name} must be a string or a number, not {item!r}")
 
 
+#: how a resource grows on a retry, and the failure that grows it (see ``clustrix.retry``)
+ESCALATED = {"memory": "OUT_OF_MEMORY", "time": "TIMEOUT"}
+#: keys only Python code may set (decorator, ``.map()``, ``configure()``): their values are classes
+CODE_ONLY = frozenset({"retry_on"})
+
+
+def _check_escalate(value: Mapping[Any, Any]) -> None:
+    for key, factor in value.items():
+        if key not in ESCALATED:
+            raise ConfigError(
+                f"escalate: {key!r} cannot be escalated; only 'memory' (grown on OUT_OF_MEMORY) and 'time' "
+                "(grown on TIMEOUT), e.g. escalate={'memory': 2.0}"
+            )
+        ok = isinstance(factor, (int, float)) and not isinstance(factor, bool) and math.isfinite(factor)
+        if not ok or factor <= 1:
+            raise ConfigError(
+                f"escalate: the factor of {key} must be a number above 1 (2.0 doubles it), not {factor!r}"
+            )
+
+
+def _check_retry_on(value: Any) -> None:
+    for item in value if isinstance(value, (tuple, list)) else (value,):
+        named = isinstance(item, str) and re.match(r"^[A-Za-z_][\w.]*$", item)
+        if not named and not (isinstance(item, type) and issubclass(item, BaseException)):
+            raise ConfigError(
+                f"retry_on: {item!r} is not an exception class; give a tuple of classes, e.g. retry_on=(ConnectionError,)"
+            )
+
+
+def class_name(cls: type | str) -> str:
+    """An exception class as it is kept in a job's settings: ``module.QualName`` (``ConnectionError``
+    for a builtin), so the job store and another process can judge a retry without the class."""
+    if isinstance(cls, str):
+        return cls
+    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+
+
 S = Setting
 CORE_SETTINGS: tuple[Setting, ...] = (
     S("cluster_type", str, "local", "Backend that runs the job: an installed plugin name."),
@@ -293,6 +330,32 @@ CORE_SETTINGS: tuple[Setting, ...] = (
         minimum=1,
     ),
     S("max_concurrent", int, None, "At most this many array elements run at once.", "resources", minimum=1),
+    S(
+        "retries",
+        int,
+        0,
+        "Times a call is submitted again after the cluster killed it (out of memory, time limit, preemption, "
+        "node failure, lost) or it raised an exception of retry_on.",
+        "behaviour",
+        minimum=0,
+    ),
+    S(
+        "escalate",
+        dict,
+        {},
+        "Resource growth per retry: {'memory': 2.0} multiplies memory after OUT_OF_MEMORY, {'time': 1.5} "
+        "the time limit after TIMEOUT (capped by the partition's limits when the scheduler tells them).",
+        "behaviour",
+        check=_check_escalate,
+    ),
+    S(
+        "retry_on",
+        (tuple, list, type),
+        (),
+        "Exception classes of the function that are retried too (decorator, .map() or configure() only).",
+        "behaviour",
+        check=_check_retry_on,
+    ),
 )
 
 
@@ -402,21 +465,32 @@ def read_toml(path: Path, table: Mapping[str, Setting]) -> Layer:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     profiles = data.pop("profiles", {})
-    layer.values = _checked(data, table, str(path))
+    layer.values = _checked(data, table, str(path), from_code=False)
     for name, values in profiles.items():
         if not isinstance(values, dict):
             raise ConfigError(f"{path}: [profiles.{name}] must be a table")
-        layer.profiles[name] = _checked(values, table, f"{path} [profiles.{name}]")
+        layer.profiles[name] = _checked(values, table, f"{path} [profiles.{name}]", from_code=False)
     return layer
 
 
-def _checked(values: Mapping[str, Any], table: Mapping[str, Setting], where: str) -> dict[str, Any]:
+def _checked(
+    values: Mapping[str, Any], table: Mapping[str, Setting], where: str, from_code: bool = True
+) -> dict[str, Any]:
     out = {}
     for key, value in values.items():
         if key not in table:
             raise ConfigError(unknown_key(key, table, where))
+        if key in CODE_ONLY and not from_code:
+            raise ConfigError(_code_only(key, where))
         out[key] = coerce(table[key], value, where)
     return out
+
+
+def _code_only(key: str, where: str) -> str:
+    return (
+        f"{where}: {key} names exception classes, which only Python code can give: set it in @cluster(...), "
+        f".map(..., {key}=...) or clustrix.configure(), not in a configuration file or the environment"
+    )
 
 
 def env_layer(table: Mapping[str, Setting], environ: Mapping[str, str] | None = None) -> Layer:
@@ -424,6 +498,8 @@ def env_layer(table: Mapping[str, Setting], environ: Mapping[str, str] | None = 
     values = {}
     for name, setting in table.items():
         text = environ.get("CLUSTRIX_" + name.upper())
+        if text is not None and text != "" and name in CODE_ONLY:
+            raise ConfigError(_code_only(name, f"env CLUSTRIX_{name.upper()}"))
         if text is not None and text != "":
             values[name] = coerce(setting, text, f"env CLUSTRIX_{name.upper()}", from_text=True)
     return Layer("env", values)
@@ -487,6 +563,8 @@ def resolve(decorator: Mapping[str, Any], table: Mapping[str, Setting], source: 
         sources.setdefault(key, "default")
     for key in ("setup", "extra_directives"):
         values[key] = _lines(values[key] or [])
+    retry_on = values.get("retry_on") or ()
+    values["retry_on"] = [class_name(c) for c in (retry_on if isinstance(retry_on, (tuple, list)) else (retry_on,))]
     _check_together(values, sources)
     return Resolved(values, sources)
 

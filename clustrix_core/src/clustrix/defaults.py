@@ -5,12 +5,13 @@ plugin, so a backend overrides a default by answering first.
 - :mod:`clustrix.error_chain`: the remote exception first, a typed failure last;
 - :mod:`clustrix.executor_mode`: the local executor's choice of threads or processes;
 - :mod:`clustrix.workdir` and :mod:`clustrix.environment`: the work-dir check, the
-  environment's settings.
+  environment's settings;
+- :mod:`clustrix.stop_warning`: the ``stop_warning`` setting.
 """
 
 from __future__ import annotations
 
-from . import environment, workdir
+from . import environment, stop_warning, workdir
 from .error_chain import GenericError, RemoteExceptionReader
 from .executor_mode import ExplicitMode, IOBoundWork, ProcessesByDefault, UnpicklableWork
 from .staging import TransportFiles
@@ -25,4 +26,5 @@ PLUGINS: tuple[tuple[str, object], ...] = (
     ("clustrix.mode.io", IOBoundWork()),
     ("clustrix.mode.default", ProcessesByDefault()),
     ("clustrix.environment", environment.plugin),
+    ("clustrix.stop-warning", stop_warning.plugin),
 )

@@ -11,13 +11,15 @@ from .job import State
 
 if TYPE_CHECKING:
     from .job import Job
+    from .retry import Attempt
     from .target import Target
 
 log = logging.getLogger("clustrix")
 
 
 class ClusterFuture(Future[Any]):
-    """The outcome of one call. ``job_id`` is Clustrix's id, ``native_id`` the scheduler's.
+    """The outcome of one call. ``job_id`` is Clustrix's id, ``native_id`` the scheduler's
+    (the current attempt's: a retried call keeps its future, see ``attempts``).
 
     ``cancel()`` cancels the job itself wherever it runs; for a call of a ``.map()``, the
     array job is cancelled once every call of it is cancelled. ``result()`` interrupted
@@ -37,6 +39,14 @@ class ClusterFuture(Future[Any]):
     @property
     def native_id(self) -> str | None:
         return self.job.native_id
+
+    @property
+    def attempts(self) -> list[Attempt]:
+        """Every submission of this call's job so far, from the job store: number, native id,
+        state, reason and resources of each (``retries=`` adds one per retry)."""
+        from .retry import attempts_of
+
+        return attempts_of(self.target.store.attempts(self.job.job_id), self.job.element_of(self.index))
 
     def result(self, timeout: float | None = None) -> Any:
         """The call's return value (or its exception raised), waiting up to ``timeout`` seconds.

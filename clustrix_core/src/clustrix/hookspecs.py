@@ -201,6 +201,21 @@ def clustrix_cancel(jobs: Sequence[Job], target: Target) -> bool | None:
 
 
 @hookspec(firstresult=True)
+def clustrix_resource_limits(job: Job, target: Target) -> dict[str, int] | None:
+    """The largest resources a job like this one may ask for where it runs (its partition or queue).
+
+    :return: ``{"memory": bytes, "time": seconds}``, either key left out when unknown or
+        unlimited; ``None`` when the scheduler cannot tell. A retry that escalates
+        ``memory`` or ``time`` (``escalate=``, see ``clustrix.retry``) never asks for
+        more than these.
+
+    Optional. Called by the watcher thread before a job is submitted again. Raising is
+    logged and the escalation goes on uncapped (the scheduler then refuses what it
+    cannot give, and the calls fail with its reason).
+    """
+
+
+@hookspec(firstresult=True)
 def clustrix_cleanup(job: Job, target: Target) -> bool | None:
     """Remove the job's remote files after its results have been read.
 

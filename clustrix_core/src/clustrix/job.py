@@ -12,6 +12,7 @@ On disk (the same layout locally and on the execution host)::
     WORK/jobs/JOBID/runner.py     the runner (stdlib + cloudpickle only)
     WORK/jobs/JOBID/key           the job's secret (0600): the runner signs results with it
     WORK/jobs/JOBID/results/E.pkl result or error of every call of element E
+    WORK/jobs/JOBID/results/E.attempt-K.pkl  the same of attempt K, set aside to retry E
     WORK/jobs/JOBID/logs/E.out|err stdout/stderr of element E
 """
 
@@ -122,6 +123,8 @@ class Job:
     directory on the execution host (equal when the job runs here); spell no path under
     it: ask the layout helpers below (``remote_result``, ``remote_log``, ...). Calls are
     numbered ``0 .. n_calls-1``; element ``e`` runs :meth:`calls_of` ``(e)``.
+    ``attempt`` counts submissions of the job (1, then one more per retry, see
+    ``clustrix.retry``); ``native_id`` and ``settings`` are the current attempt's.
     """
 
     job_id: str
@@ -134,6 +137,7 @@ class Job:
     tasks_per_element: int
     native_id: str | None = None
     created: float = field(default_factory=time.time)
+    attempt: int = 1
 
     @property
     def n_elements(self) -> int:
@@ -206,6 +210,11 @@ class Job:
     def result_path(self, element: int) -> Path:
         """Where the result file of ``element`` is read locally (fetched, or written here)."""
         return self.local_dir / "results" / f"{element}.pkl"
+
+    @staticmethod
+    def set_aside_name(element: int, attempt: int) -> str:
+        """The name a retried element's result file of ``attempt`` is moved to, in ``results/``."""
+        return f"{element}.attempt-{attempt}.pkl"
 
     def log_path(self, element: int, stream: str = "err") -> Path:
         """stdout/stderr of ``element`` in the local job dir (where the job ran here)."""
@@ -359,6 +368,7 @@ def package(
     write_key(local_dir)
     (local_dir / "manifest.json").write_text(json.dumps(manifest, indent=1))
     shutil.copyfile(runner.__file__, local_dir / "runner.py")
+    shutil.copyfile(Path(runner.__file__).with_name(runner.CHECKPOINT_MODULE), local_dir / runner.CHECKPOINT_MODULE)
     return job
 
 

@@ -96,7 +96,7 @@ def submit(func: Callable[..., Any], calls: Sequence[Call], overrides: Mapping[s
         raise
     job.native_id = str(native_id)
     try:
-        store.set_native_id(job.job_id, job.native_id)
+        store.set_native_id(job.job_id, job.native_id, job.attempt)
     except Exception as exc:
         raise _unrecorded(target, job, exc) from exc
     futures = [ClusterFuture(job, i, target) for i in range(job.n_calls)]
@@ -169,7 +169,8 @@ def attach(job_id: str, *, home: str | None = None) -> ClusterFuture:
 
 
 def attach_job(job: Job) -> list[ClusterFuture]:
-    """Futures for every call of a recorded job, watched by its target's watcher."""
+    """Futures for every call of a recorded job, watched by its target's watcher (a job
+    between two attempts is followed to the next one: ``clustrix.retry.follow``)."""
     target = target_for(job.settings)
     futures = [ClusterFuture(job, i, target) for i in range(job.n_calls)]
     target.watcher.watch(job, futures)

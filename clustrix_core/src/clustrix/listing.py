@@ -8,6 +8,7 @@ earlier one submitted; ``clustrix.attach(job_id)`` gets their futures back.
 from __future__ import annotations
 
 import html
+import json
 import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
@@ -27,9 +28,17 @@ def calls_summary(n_calls: int, states: Counter[str]) -> str:
     return f"{n_calls} (" + ", ".join(f"{n} {s.lower()}" for s, n in sorted(states.items())) + ")"
 
 
+def with_attempt(state: str, attempt: int, settings: str | dict[str, Any]) -> str:
+    """The state, with 'attempt 2/4' when the job may be retried (``retries=3``)."""
+    values = json.loads(settings) if isinstance(settings, str) else settings
+    retries = int(values.get("retries") or 0)
+    return f"{state} (attempt {attempt}/{retries + 1})" if retries or attempt > 1 else state
+
+
 class JobTable(list[dict[str, Any]]):
     """Jobs, newest first; each a dict with ``job_id``, ``function``, ``backend``, ``host``,
-    ``state``, ``calls`` (how many), ``call_states`` (count per state), ``submitted``."""
+    ``state``, ``attempt`` (the current one, see ``retries``), ``calls`` (how many),
+    ``call_states`` (count per state), ``submitted``."""
 
     def cells(self, now: float | None = None) -> list[tuple[str, ...]]:
         now = now or time.time()
@@ -39,7 +48,7 @@ class JobTable(list[dict[str, Any]]):
                 j["function"],
                 j["backend"],
                 j["host"] or "local",
-                j["state"],
+                with_attempt(j["state"], j["attempt"], j["settings"]),
                 calls_summary(j["calls"], Counter(j["call_states"])),
                 ago(j["submitted"], now),
             )
@@ -73,6 +82,8 @@ def jobs(*, state: str | list[str] | None = None, backend: str | None = None, li
                 "backend": row["backend"],
                 "host": row["host"],
                 "state": row["state"],
+                "attempt": row["attempt"],
+                "settings": json.loads(row["settings"]),
                 "calls": row["n_calls"],
                 "call_states": dict(Counter(store.call_states(row["job_id"]).values())),
                 "submitted": row["created"],

@@ -66,7 +66,9 @@ def job_key(path: Path) -> bytes:
 
 
 def read_outcomes(path: Path, key: bytes | None = None) -> list[tuple[Any, ...]]:
-    """Outcomes of one element, authenticated with ``key`` (default: the job's key file).
+    """Outcomes of one element, authenticated with ``key`` (default: the job's key file):
+    ``("ok", value)``, ``("error", exc, type name, message, traceback)`` or
+    ``("requeue", reason)`` (the function returned early on the scheduler's warning).
 
     Raises ResultForged / ResultCorrupted for a file that is not this job's intact result;
     a call whose outcome cannot be unpickled gets an ``("error", ResultUnreadable, ...)``.
@@ -109,7 +111,7 @@ def _load_entry(data: bytes, path: Path, position: int) -> tuple[Any, ...]:
         )
         err.__cause__ = exc
         return ("error", err, "clustrix.errors.ResultUnreadable", str(err), "")
-    if not isinstance(entry, tuple) or not entry or entry[0] not in ("ok", "error"):
+    if not isinstance(entry, tuple) or not entry or entry[0] not in ("ok", "error", "requeue"):
         err = ResultUnreadable(f"the outcome of call {position} in {path} is not an outcome: {type(entry).__name__}")
         return ("error", err, "clustrix.errors.ResultUnreadable", str(err), "")
     return entry

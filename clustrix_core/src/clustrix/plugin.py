@@ -14,7 +14,8 @@ project's own five plugins and the example backend in ``tests/example_backend`` 
   failures (``typed_failure``, the ``JobFailed`` family);
 - batch schedulers: ``BatchScheduler`` and its helpers (``Chunk``,
   ``TaskStates``, ``directive_value``, ``sanitize_name``);
-- quantities: ``parse_memory``, ``parse_time``, ``mebibytes``, ``hms``.
+- quantities: ``parse_memory``, ``parse_time``, ``mebibytes``, ``hms``;
+- the stop warning: ``lead_time`` (seconds before the time limit to warn the job).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from .job import Job, JobStatus, State
 from .plugins import check_backend
 from .quantities import hms, mebibytes, parse_memory, parse_time
 from .runner import KEY_FILE
+from .stop_warning import lead_time
 from .target import Target
 from .transport import Completed, Transport
 
@@ -79,6 +81,7 @@ __all__ = [
     "directive_value",
     "hms",
     "hookimpl",
+    "lead_time",
     "mebibytes",
     "parse_memory",
     "parse_time",

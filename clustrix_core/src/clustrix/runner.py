@@ -14,6 +14,18 @@ unpickles a byte; one call per pickle, so a value the client cannot rebuild fail
 call only. The file is written in full to a temporary name, size-checked, fsynced and
 renamed, so a reader sees all of it or nothing.
 
+A call the scheduler is about to stop is *requeued*: the runner turns SIGUSR1 (Slurm's
+``--signal``, SGE's ``s_rt``, the local backend's warning) and SIGTERM (preemption)
+into ``checkpoint.stopping()`` becoming true. When a call that was told so returns (or
+raises), its outcome and that of every call of the element not yet run is
+``("requeue", reason)`` -- reason starts with ``walltime`` (SIGUSR1) or ``terminated``
+(SIGTERM) -- the result file is written as usual and the runner exits 0; the client
+resubmits those calls, which resume from their checkpoints (``checkpoints/CALL.pkl``, see
+``checkpoint.py``, staged next to this file). A call that never asked keeps its outcome.
+SIGTERM after ``status/cancelled`` (the local and ssh backends' cancel) still ends the
+runner at once. An element whose result file already exists is not run again: the runner
+exits 0 at once (a scheduler that requeued the job by itself).
+
 The element's stdout and stderr, when they are files (``logs/E.out|err``), are bounded
 by the manifest's ``max_log_bytes``: fds 1 and 2 are pipes drained into the files, which
 keep the first and the last bytes and say how many were dropped between them.
@@ -28,12 +40,14 @@ import json
 import os
 import pickle
 import select
+import signal
 import socket
 import stat
 import sys
 import threading
 import time
 import traceback
+import types
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -42,6 +56,14 @@ import cloudpickle
 
 MAGIC = b"CLUSTRIX2"
 KEY_FILE = "key"
+#: the per-call checkpoints in the job dir, and the module that writes them (staged next to this file)
+CHECKPOINTS = "checkpoints"
+CHECKPOINT_MODULE = "checkpoint.py"
+#: the scheduler's warnings, and how the requeue reason names them
+WARNINGS = {
+    signal.SIGUSR1: "walltime: the scheduler's warning (SIGUSR1) before the time limit or a preemption",
+    signal.SIGTERM: "terminated: SIGTERM from the scheduler (preemption, the node or pod shutting down)",
+}
 
 
 def load_blob(jobdir: str, manifest: dict, digest: str) -> object:
@@ -53,17 +75,115 @@ def load_blob(jobdir: str, manifest: dict, digest: str) -> object:
     return cloudpickle.loads(data)
 
 
-def run_calls(func: Any, calls: Any) -> list:
+def run_calls(func: Any, calls: Any, checkpoints: Any = None) -> list:
     """Outcomes of the calls; every exception is recorded, SystemExit and KeyboardInterrupt
-    included, so nothing the function raises ends the runner without a result."""
+    included, so nothing the function raises ends the runner without a result.
+
+    ``checkpoints`` (a :class:`Checkpoints`) gives each call its checkpoint file and turns
+    the calls left after a stop warning into requeue entries.
+    """
     outcomes: list = []
-    for args, kwargs in calls:
+    for i, (args, kwargs) in enumerate(calls):
+        if checkpoints is not None and checkpoints.stop_reason():
+            outcomes.append(("requeue", checkpoints.stop_reason()))
+            continue
+        if checkpoints is not None:
+            checkpoints.enter(i)
         try:
             outcomes.append(("ok", func(*args, **kwargs)))
         except BaseException as exc:
             tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
             outcomes.append(("error", exc, _type_name(exc), str(exc), tb))
+        finally:
+            told = checkpoints is not None and checkpoints.leave()
+        if told:
+            outcomes[-1] = ("requeue", checkpoints.stop_reason())
     return outcomes
+
+
+def checkpoint_module() -> types.ModuleType:
+    """``clustrix.checkpoint`` as the function will import it: the installed one, else the
+    copy staged next to this file, registered under that name (Clustrix need not be
+    installed on the execution host, or may be an older version there)."""
+    try:
+        import clustrix.checkpoint as module
+
+        return module
+    except ImportError:
+        pass
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), CHECKPOINT_MODULE)
+    spec = importlib.util.spec_from_file_location("clustrix.checkpoint", path)
+    if spec is None or spec.loader is None or not os.path.exists(path):
+        raise ImportError(f"clustrix.checkpoint is neither installed nor staged at {path}")
+    module = importlib.util.module_from_spec(spec)
+    package = sys.modules.get("clustrix")
+    if package is None:  # a namespace for the name only: nothing else of Clustrix is here
+        package = types.ModuleType("clustrix")
+        package.__path__ = []
+        sys.modules["clustrix"] = package
+    sys.modules["clustrix.checkpoint"] = module
+    spec.loader.exec_module(module)
+    package.checkpoint = module  # type: ignore[attr-defined]
+    return module
+
+
+class Checkpoints:
+    """The element's calls' checkpoint files, and the scheduler's stop warning.
+
+    In the main thread, SIGUSR1 and SIGTERM set ``checkpoint.stopping()`` (one line on
+    stderr) instead of ending the process; the scheduler's SIGKILL still ends it when the
+    function does not return in time. SIGTERM after the job was cancelled (``status/cancelled``)
+    ends it at once, as before.
+    """
+
+    def __init__(self, jobdir: str, first_call: int, key: bytes) -> None:
+        self.jobdir, self.first_call, self.key = jobdir, first_call, key
+        self.module = checkpoint_module()
+        self.dir = os.path.join(jobdir, CHECKPOINTS)
+        os.makedirs(self.dir, mode=0o700, exist_ok=True)
+
+    @classmethod
+    def of(cls, jobdir: str, first_call: int, key: bytes) -> Checkpoints | None:
+        """The element's checkpoints; None (and one line on stderr) when the module is missing."""
+        try:
+            return cls(jobdir, first_call, key)
+        except (ImportError, OSError) as exc:
+            print(f"clustrix: checkpoints unavailable ({exc}); the calls run without them", file=sys.stderr)
+            return None
+
+    def enter(self, i: int) -> None:
+        path = os.path.join(self.dir, f"{self.first_call + i}.pkl")
+        self.module.enter(path, self.key, write_atomic)
+
+    def leave(self) -> bool:
+        return bool(self.module.leave())
+
+    def stop_reason(self) -> str | None:
+        return self.module.stop_reason()
+
+    @contextlib.contextmanager
+    def warnings_caught(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield  # signals reach the main thread only: threads mode runs without the warning
+            return
+        saved = {signum: signal.signal(signum, self._warned) for signum in WARNINGS}
+        try:
+            yield
+        finally:
+            for signum, old in saved.items():
+                signal.signal(signum, old)
+
+    def _warned(self, signum: int, frame: Any) -> None:
+        if signum == signal.SIGTERM and os.path.exists(os.path.join(self.jobdir, "status", "cancelled")):
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        if self.module.stop_reason() is None:
+            with contextlib.suppress(OSError):  # not print(): the handler may interrupt a write to stderr
+                os.write(2, f"clustrix: {signal.Signals(signum).name}: checkpoint.stopping() is now true\n".encode())
+        self.module.request_stop(WARNINGS[signal.Signals(signum)])
 
 
 def _type_name(exc: BaseException) -> str:
@@ -309,22 +429,28 @@ def run_element(jobdir: str, element: int) -> None:
     with open(os.path.join(jobdir, "manifest.json")) as f:
         manifest = json.load(f)
     key = read_key(jobdir)
+    result = os.path.join(jobdir, "results", f"{element}.pkl")
+    if os.path.exists(result):
+        print(f"clustrix: {result} exists: element {element} already ran, not run again", file=sys.stderr)
+        return
     with bounded_output(int(manifest.get("max_log_bytes") or 0)):
         info = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
         status = os.path.join(jobdir, "status", f"{element}.started")
         with open(status, "w") as f:
             json.dump(info, f)
         spec = manifest["elements"][element]
-        try:
-            func = load_blob(jobdir, manifest, manifest["function"])
-            calls = load_blob(jobdir, manifest, spec["blob"])
-        except BaseException as exc:
-            tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-            n = spec["calls"][1] - spec["calls"][0]
-            outcomes = [("error", exc, _type_name(exc), str(exc), tb)] * n
-        else:
-            outcomes = run_calls(func, calls)
-        publish(os.path.join(jobdir, "results", f"{element}.pkl"), outcomes, key)
+        checkpoints = Checkpoints.of(jobdir, spec["calls"][0], key)  # before unpickling: it may import it
+        with checkpoints.warnings_caught() if checkpoints else contextlib.nullcontext():
+            try:
+                func = load_blob(jobdir, manifest, manifest["function"])
+                calls = load_blob(jobdir, manifest, spec["blob"])
+            except BaseException as exc:
+                tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+                n = spec["calls"][1] - spec["calls"][0]
+                outcomes = [("error", exc, _type_name(exc), str(exc), tb)] * n
+            else:
+                outcomes = run_calls(func, calls, checkpoints)
+        publish(result, outcomes, key)
 
 
 def main(argv: list) -> int:

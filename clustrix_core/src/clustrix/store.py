@@ -16,7 +16,11 @@ rollback journal (``DELETE``) there instead.
 A job row holds what is needed to find and rebuild the job from any process: its
 function, backend, target (key, host, profile), native id, local and remote job dirs,
 resolved settings (resources included), state and timestamps; its calls (one per
-future, ``JOBID.i`` within an array) have their own rows and states.
+future, ``JOBID.i`` within an array) have their own rows and states. Each submission of
+a job is an *attempt* (retries, ``clustrix.retry``) with its own row: native id,
+state, reason, resources, the elements it failed with; the job row's ``attempt``,
+``native_id`` and ``settings`` follow the current attempt, which is recorded
+(SUBMITTING) before it is submitted, so a process dying between attempts loses nothing.
 """
 
 from __future__ import annotations
@@ -94,7 +98,29 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE jobs SET finished = updated WHERE state NOT IN ('SUBMITTING', 'PENDING', 'RUNNING');
     CREATE INDEX jobs_by_state ON jobs(state);
     """,
+    # retries: every submission of a job is an attempt; the job row follows the current one
+    """
+    CREATE TABLE attempts (
+        job_id TEXT NOT NULL REFERENCES jobs(job_id) ON DELETE CASCADE,
+        attempt INTEGER NOT NULL,
+        native_id TEXT,
+        state TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        resources TEXT NOT NULL DEFAULT '{}',
+        elements TEXT NOT NULL DEFAULT '{}',
+        submitted REAL NOT NULL,
+        PRIMARY KEY (job_id, attempt)
+    );
+    ALTER TABLE jobs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
+    INSERT INTO attempts (job_id, attempt, native_id, state, resources, submitted)
+        SELECT job_id, 1, native_id, state,
+               json_object('memory', json_extract(settings, '$.memory'), 'time', json_extract(settings, '$.time')),
+               created
+        FROM jobs;
+    """,
 )
+#: the settings an attempt's record keeps (what retries may escalate, and what it ran with)
+ATTEMPT_RESOURCES = ("memory", "time", "partition", "queue")
 
 LIVE_STATES = tuple(s.value for s in State if not s.terminal)
 _INSERT_JOB = (
@@ -353,14 +379,77 @@ class Store:
             )
             for i in range(job.n_calls)
         ]
+        rows.append(self._insert_attempt(job.job_id, job.attempt, job.settings, {}, now))
         self._write(rows)
 
-    def set_native_id(self, job_id: str, native_id: str) -> None:
+    @staticmethod
+    def _insert_attempt(
+        job_id: str, attempt: int, settings: dict[str, Any], elements: dict[int, str], now: float
+    ) -> tuple[str, Sequence[Any]]:
+        resources = {k: settings[k] for k in ATTEMPT_RESOURCES if settings.get(k) is not None}
+        return (
+            "INSERT INTO attempts (job_id, attempt, native_id, state, resources, elements, submitted)"
+            " VALUES (?,?,NULL,?,?,?,?)",
+            (job_id, attempt, State.SUBMITTING.value, json.dumps(resources, default=str), json.dumps(elements), now),
+        )
+
+    def begin_attempt(self, job: Job, ended: tuple[State, str], elements: dict[int, State]) -> bool:
+        """Record attempt ``job.attempt`` (SUBMITTING, with ``job.settings``) of a job whose
+        previous attempt ended in ``ended`` (state, reason), its ``elements`` to run again
+        with the state each ended in; the job row follows the new attempt (its native id
+        is NULL until :meth:`set_native_id`, so no other process polls the previous one).
+
+        False, recording nothing, when the store's current attempt is not the previous one:
+        another process watching the job began this attempt first."""
+        now = time.time()
+        states = json.dumps({str(e): s.value for e, s in elements.items()})
+
+        def transaction() -> bool:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                moved = self._db.execute(
+                    "UPDATE jobs SET attempt=?, settings=?, native_id=NULL, updated=? WHERE job_id=? AND attempt=?",
+                    (job.attempt, json.dumps(job.settings, default=str), now, job.job_id, job.attempt - 1),
+                ).rowcount
+                if moved:
+                    self._db.execute(
+                        "UPDATE attempts SET state=?, reason=?, elements=? WHERE job_id=? AND attempt=?",
+                        (ended[0].value, ended[1], states, job.job_id, job.attempt - 1),
+                    )
+                    self._db.execute(*self._insert_attempt(job.job_id, job.attempt, job.settings, {}, now))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            return bool(moved)
+
+        return self._retry(transaction)
+
+    def end_attempt(self, job_id: str, attempt: int, state: State, reason: str) -> None:
+        """An attempt that was not followed by another: its final state (and why)."""
+        self._write(
+            [
+                (
+                    "UPDATE attempts SET state=?, reason=? WHERE job_id=? AND attempt=?",
+                    (state.value, reason, job_id, attempt),
+                )
+            ]
+        )
+
+    def attempts(self, job_id: str) -> list[sqlite3.Row]:
+        """Every attempt of a job, first first (attempt, native_id, state, reason, resources, elements, submitted)."""
+        return self._read("SELECT * FROM attempts WHERE job_id=? ORDER BY attempt", (job_id,))
+
+    def set_native_id(self, job_id: str, native_id: str, attempt: int = 1) -> None:
         self._write(
             [
                 (
                     "UPDATE jobs SET native_id=?, state=?, updated=? WHERE job_id=?",
                     (native_id, State.PENDING.value, time.time(), job_id),
+                ),
+                (
+                    "UPDATE attempts SET native_id=?, state=? WHERE job_id=? AND attempt=?",
+                    (native_id, State.PENDING.value, job_id, attempt),
                 ),
                 (
                     "UPDATE calls SET state=?, updated=? WHERE job_id=? AND state=?",
@@ -369,8 +458,14 @@ class Store:
             ]
         )
 
-    def set_states(self, call_states: dict[str, State], job_states: dict[str, State] | None = None) -> None:
-        """Write back states seen by a watcher (one transaction for a whole poll cycle).
+    def set_states(
+        self,
+        call_states: dict[str, State],
+        job_states: dict[str, State] | None = None,
+        attempt_ends: dict[tuple[str, int], tuple[State, str]] | None = None,
+    ) -> None:
+        """Write back states seen by a watcher (one transaction for a whole poll cycle),
+        with the final state and reason of the attempts that ended (``attempt_ends``).
 
         A live state never overwrites a final one: a slow watcher in another process
         cannot bring a finished job back to RUNNING.
@@ -390,6 +485,10 @@ class Store:
                 (s.value, now, now if s.terminal else None, j, int(s.terminal)),
             )
             for j, s in (job_states or {}).items()
+        ]
+        rows += [
+            ("UPDATE attempts SET state=?, reason=? WHERE job_id=? AND attempt=?", (s.value, reason, j, a))
+            for (j, a), (s, reason) in (attempt_ends or {}).items()
         ]
         if rows:
             self._write(rows)
@@ -514,6 +613,7 @@ def _job_of(row: sqlite3.Row) -> Job:
         tasks_per_element=row["tasks_per_element"],
         native_id=row["native_id"],
         created=row["created"],
+        attempt=row["attempt"],
     )
 
 

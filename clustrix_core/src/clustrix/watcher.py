@@ -6,7 +6,9 @@ rate of status calls does not depend on how many futures are waiting. A batch ba
 reads result files every cycle and asks its scheduler within ``status_queries_per_minute``.
 When an element ends, its results are fetched, each call's future gets its value or
 its exception (through the error chain), states go to the job store, and the job's
-remote files are cleaned up once every call succeeded.
+remote files are cleaned up once every call succeeded. An element the cluster killed
+(or that raised a ``retry_on`` exception) is held instead while attempts remain; once
+every element of the attempt has ended, the job is submitted again (``clustrix.retry``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,16 @@ from concurrent.futures import InvalidStateError
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import ClustrixError, ResultCorrupted, ResultUnreadable, StatusUnavailable
+from . import retry
+from .errors import (
+    ClustrixError,
+    JobFailed,
+    ResultCorrupted,
+    ResultUnreadable,
+    StatusUnavailable,
+    SubmissionRejected,
+)
+from .failures import typed_failure
 from .job import Job, JobStatus, State
 from .outcome import read_outcomes
 
@@ -34,6 +45,10 @@ log = logging.getLogger("clustrix.watcher")
 STATUS_FAILURES = 10
 
 
+#: an ended element's result file read: its outcomes (None: it wrote none) or why it is unusable
+Read = tuple[list[tuple[Any, ...]] | None, ClustrixError | None]
+
+
 @dataclass
 class Watched:
     job: Job
@@ -41,6 +56,28 @@ class Watched:
     open_elements: set[int]
     ok: bool = True
     cancel_requested: set[int] = field(default_factory=set)
+    #: elements of the current attempt that run again in the next one, with their last status
+    plan: retry.Retry = field(default_factory=retry.Retry)
+    held: dict[int, tuple[JobStatus, Read]] = field(default_factory=dict)
+
+
+def _read(job: Job, element: int) -> Read:
+    """The outcomes in an ended element's (fetched) result file, or why they cannot be used."""
+    path = job.result_path(element)
+    try:
+        if not path.exists():
+            return None, None
+        outcomes = read_outcomes(path)
+        expected = len(job.calls_of(element))
+        if len(outcomes) != expected:
+            raise ResultCorrupted(f"{path} holds {len(outcomes)} outcomes for {expected} calls")
+        return outcomes, None
+    except ClustrixError as exc:
+        return None, exc
+    except Exception as exc:
+        unusable = ResultUnreadable(f"{path} cannot be read: {type(exc).__name__}: {exc}")
+        unusable.__cause__ = exc
+        return None, unusable
 
 
 class Watcher:
@@ -139,13 +176,20 @@ class Watcher:
                     future.set_exception(error)
 
     def poll(self, watched: list[Watched]) -> None:
-        """One cycle: one batched status call, then settle every element that ended."""
+        """One cycle: one batched status call, then settle every element that ended, or
+        hold it for its job's next attempt (``clustrix.retry``); resubmit last."""
         self.cycles += 1
+        # a job between two attempts has no native id: follow it to the next one first
+        watched = [w for w in watched if w.job.native_id is not None or w.job.attempt == 1 or self._followed(w)]
+        if not watched:
+            return
         statuses = self.target.hooks.clustrix_status(jobs=[w.job for w in watched], target=self.target) or {}
         call_states: dict[str, State] = {}
         job_states: dict[str, State] = {}
+        attempt_ends: dict[tuple[str, int], tuple[State, str]] = {}
         outcomes: list[tuple[ClusterFuture | None, bool, Any]] = []  # set after the store knows
         finished: list[Watched] = []
+        again: list[Watched] = []
         for w in watched:
             status = statuses.get(w.job.job_id)
             if status is None:
@@ -161,51 +205,119 @@ class Watcher:
                 log.warning("fetching the results of job %s failed; retrying", w.job.job_id, exc_info=True)
                 continue
             for element in ended:
-                self._settle(w, element, status, call_states, outcomes)
+                read = _read(w.job, element)
+                if not self._held_for_retry(w, element, status, read):
+                    self._settle(w, element, status, read, call_states, outcomes)
                 w.open_elements.discard(element)
-            if not w.open_elements:
+            if w.open_elements:
+                job_states[w.job.job_id] = State.RUNNING
+            elif w.plan.elements:
+                job_states[w.job.job_id] = State.RUNNING
+                again.append(w)
+            else:
                 # every element ended but not every call succeeded: a final state, never COMPLETED/RUNNING
                 bad = [x for x in (*status.elements.values(), status.state) if x.terminal and x != State.COMPLETED]
                 failed = bad[0] if bad else State.FAILED
                 job_states[w.job.job_id] = State.COMPLETED if w.ok else failed
+                attempt_ends[(w.job.job_id, w.job.attempt)] = (job_states[w.job.job_id], status.reason)
                 finished.append(w)
-            else:
-                job_states[w.job.job_id] = State.RUNNING
         # the store first, then the futures: a caller that exits once it has its results
         # must not leave the job recorded as still running
-        self.target.store.set_states(call_states, job_states)
+        self.target.store.set_states(call_states, job_states, attempt_ends)
+        self._deliver(outcomes)
+        for w in again:  # talks to the scheduler: after this cycle's writes, outside the lock
+            self._resubmit(w)
+        for w in finished:  # clean up after the results are out: it costs a round trip
+            self._finish(w)
+
+    def _followed(self, w: Watched) -> bool:
+        """Whether a job whose next attempt another process is submitting has its native id
+        now; if that submission failed, its held calls fail saying so."""
+        failed = retry.follow(self.target, w.job)
+        if failed is not None:
+            error = JobFailed(
+                f"attempt {w.job.attempt} of job {w.job.job_id} could not be submitted by the process that "
+                "began it; `clustrix status` shows its reason",
+                job_id=w.job.job_id,
+                state=failed.value,
+            )
+            with self._lock:
+                self._watched.pop(w.job.job_id, None)
+            self._deliver([(f, False, error) for f in w.futures.values()])
+        return w.job.native_id is not None
+
+    @staticmethod
+    def _deliver(outcomes: list[tuple[ClusterFuture | None, bool, Any]]) -> None:
         for future, ok, value in outcomes:
             if future is not None:
                 with contextlib.suppress(InvalidStateError):  # cancelled meanwhile
                     (future.set_result if ok else future.set_exception)(value)
-        for w in finished:  # clean up after the results are out: it costs a round trip
+
+    def _held_for_retry(self, w: Watched, element: int, status: JobStatus, read: Read) -> bool:
+        """Whether ``element`` runs again in the job's next attempt (then its calls wait)."""
+        calls = [w.futures.get(i) for i in w.job.calls_of(element)]
+        if not retry.attempts_left(w.job) or all(f is not None and f.cancelled() for f in calls):
+            return False
+        outcomes, unusable = read
+        if unusable is not None:
+            return False
+        verdict = retry.decide(w.job, status.of(element), outcomes)
+        if verdict is None:
+            return False
+        state, reason = verdict
+        w.plan.add(element, state, status.reason or reason)
+        w.held[element] = (status, read)
+        log.info(
+            "job %s: element %d ended %s; it runs again in attempt %d",
+            w.job.job_id,
+            element,
+            state.value,
+            w.job.attempt + 1,
+        )
+        return True
+
+    def _resubmit(self, w: Watched) -> None:
+        """The job's next attempt; if it cannot be submitted, its held calls fail with their
+        last failure, the submission's error noted and chained: nothing waits for it."""
+        held, plan = w.held, w.plan
+        w.held, w.plan = {}, retry.Retry()
+        try:
+            retry.resubmit(self.target, w.job, plan)
+        except Exception as exc:
+            log.warning("job %s: attempt %d could not be submitted", w.job.job_id, w.job.attempt, exc_info=True)
+            call_states: dict[str, State] = {}
+            outcomes: list[tuple[ClusterFuture | None, bool, Any]] = []
+            note = f"attempt {w.job.attempt} could not be submitted: {type(exc).__name__}: {exc}"
+            for element, (status, read) in sorted(held.items()):
+                self._settle(w, element, status, read, call_states, outcomes, submit_error=(note, exc))
+            state = State.REJECTED if isinstance(exc, SubmissionRejected) else State.FAILED
+            with contextlib.suppress(Exception):  # the futures must not wait for a store that fails too
+                self.target.store.set_states(
+                    call_states, {w.job.job_id: state}, {(w.job.job_id, w.job.attempt): (state, note)}
+                )
+            self._deliver(outcomes)
             self._finish(w)
+            return
+        w.open_elements = set(held)
+        if all(f.done() for f in w.futures.values()):  # every call cancelled meanwhile
+            self.target.hooks.clustrix_cancel(jobs=[w.job], target=self.target)
 
     def _settle(
         self,
         w: Watched,
         element: int,
         status: JobStatus,
+        read: Read,
         call_states: dict[str, State],
         settled: list[tuple[ClusterFuture | None, bool, Any]],
+        submit_error: tuple[str, Exception] | None = None,
     ) -> None:
         """Give every call of an ended element its value or its error; never raises, so one
-        element that cannot be settled (a result unreadable here) fails its own calls only."""
+        element that cannot be settled (a result unreadable here) fails its own calls only.
+        After more than one attempt, each error carries every attempt's story as notes."""
         job, hooks = w.job, self.target.hooks
-        outcomes: list[tuple] | None = None
-        unusable: ClustrixError | None = None
-        path = job.result_path(element)
-        try:
-            if path.exists():
-                outcomes = read_outcomes(path)
-                expected = len(job.calls_of(element))
-                if len(outcomes) != expected:
-                    raise ResultCorrupted(f"{path} holds {len(outcomes)} outcomes for {expected} calls")
-        except ClustrixError as exc:
-            outcomes, unusable = None, exc
-        except Exception as exc:
-            outcomes, unusable = None, ResultUnreadable(f"{path} cannot be read: {type(exc).__name__}: {exc}")
-            unusable.__cause__ = exc
+        outcomes, unusable = read
+        story: list[str] | None = None
         for i in job.calls_of(element):
             outcome = outcomes[i - job.calls_of(element).start] if outcomes else None
             future = w.futures.get(i)
@@ -215,6 +327,16 @@ class Watcher:
                 continue
             w.ok = False
             error: BaseException | None = unusable
+            state = State.FAILED if outcome is not None or unusable is not None else status.of(element)
+            if outcome is not None and outcome[0] == "requeue":  # no attempt left to requeue it to
+                state = retry.requeue_state(str(outcome[1]))
+                error = typed_failure(
+                    job,
+                    i,
+                    JobStatus(state, {element: state}),
+                    "",
+                    f"the call returned early on the scheduler's warning ({outcome[1]}) and has no retry left",
+                )
             if error is None:
                 try:
                     error = hooks.clustrix_extract_error(
@@ -226,9 +348,33 @@ class Watcher:
                         f"read: {type(exc).__name__}: {exc}"
                     )
                     error.__cause__ = exc
-            state = State.FAILED if outcome is not None or unusable is not None else status.of(element)
+            assert error is not None  # the core's last link always answers
+            if job.attempt > 1 or submit_error is not None:
+                story = story if story is not None else self._story(job, element, status, outcome, submit_error)
+                for line in story:
+                    error.add_note(line)
+                if submit_error is not None and error.__cause__ is None:
+                    error.__cause__ = submit_error[1]
             call_states[job.call_id(i)] = State.CANCELLED if future is not None and future.cancelled() else state
             settled.append((future, False, error))
+
+    def _story(
+        self,
+        job: Job,
+        element: int,
+        status: JobStatus,
+        outcome: tuple[Any, ...] | None,
+        submit_error: tuple[str, Exception] | None,
+    ) -> list[str]:
+        last = status.of(element) if outcome is None else State.FAILED
+        try:
+            rows = self.target.store.attempts(job.job_id)
+        except Exception:
+            log.warning("the attempts of job %s could not be read", job.job_id, exc_info=True)
+            rows = []
+        if submit_error is not None:
+            return [*retry.story(rows[:-1], job, element, last), submit_error[0]]
+        return retry.story(rows, job, element, last, status.reason)
 
     def _finish(self, w: Watched) -> None:
         with self._lock:

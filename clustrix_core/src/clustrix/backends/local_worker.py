@@ -28,6 +28,7 @@ from types import FrameType
 
 from .. import runner
 from ..quantities import parse_time
+from ..stop_warning import lead_time
 
 PRIVATE = 0o600
 
@@ -65,6 +66,7 @@ def _threads_unit(jobdir: str, elements: Sequence[int], threads: int) -> None:
     code = 1
     try:
         signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # the time limit's warning: threads cannot take it
         with ThreadPoolExecutor(threads) as pool:
             list(pool.map(lambda e: runner.run_element(jobdir, e), elements))
         code = 0
@@ -79,6 +81,7 @@ def _slot_worker(jobdir: str, orders: int, reports: int) -> None:
     code = 1
     try:
         signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # between elements; the runner catches it in one
         with os.fdopen(orders, "rb") as incoming:
             for line in incoming:
                 element = int(line)
@@ -198,15 +201,38 @@ def _reap(jobdir: str, slots: dict[int, _Slot], block: bool) -> None:
                 _record_end(jobdir, [slot.element], wait_status)
 
 
-def _time_limit(jobdir: str, seconds: int) -> None:
-    """SIGALRM in the supervisor (no thread, so forking stays safe) stops the whole group."""
+def _time_limit(jobdir: str, seconds: int, warn: int = 0) -> None:
+    """SIGALRM in the supervisor (no thread, so forking stays safe) stops the whole group;
+    ``warn`` seconds before, each element's process gets SIGUSR1, as Slurm's ``--signal``
+    sends it: the runner turns it into ``checkpoint.stopping()``."""
 
     def expire(signum: int, frame: FrameType | None) -> None:
         open(os.path.join(jobdir, "status", "timeout"), "w").close()
         os.killpg(os.getpgid(0), signal.SIGKILL)
 
-    signal.signal(signal.SIGALRM, expire)
-    signal.alarm(max(1, seconds))
+    def warned(signum: int, frame: FrameType | None) -> None:
+        for pid in _children():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGUSR1)
+        signal.signal(signal.SIGALRM, expire)
+        signal.alarm(warn)
+
+    if 0 < warn < seconds:
+        signal.signal(signal.SIGALRM, warned)
+        signal.alarm(seconds - warn)
+    else:
+        signal.signal(signal.SIGALRM, expire)
+        signal.alarm(max(1, seconds))
+
+
+def _children() -> list[int]:
+    """This process's children: the element processes (their drains are in their own sessions)."""
+    pids: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{task}/children") as f:
+                pids += [int(p) for p in f.read().split()]
+    return pids
 
 
 def main(jobdir: str) -> int:
@@ -215,7 +241,7 @@ def main(jobdir: str) -> int:
         start = Path(f"/proc/{os.getpid()}/stat").read_text().rsplit(")", 1)[1].split()[19]
         json.dump({"pid": os.getpid(), "start_time": start}, f)
     if settings.get("time"):
-        _time_limit(jobdir, parse_time(settings["time"]))
+        _time_limit(jobdir, parse_time(settings["time"]), lead_time(settings))
     sys.path.insert(0, os.getcwd())
     with open(os.path.join(jobdir, "manifest.json")) as f:
         manifest = json.load(f)

@@ -74,7 +74,8 @@ def job_dir(payload, work):
     manifest["blobs"] = payload  # absolute: os.path.join(jobdir, payload) == payload
     with open(os.path.join(jobdir, "manifest.json"), "w") as f:
         json.dump(manifest, f)
-    shutil.copyfile(os.path.join(payload, "runner.py"), os.path.join(jobdir, "runner.py"))
+    for name in ("runner.py", "checkpoint.py"):
+        shutil.copyfile(os.path.join(payload, name), os.path.join(jobdir, name))
     with open(os.path.join(payload, "key"), "rb") as f:
         key = f.read()
     fd = os.open(os.path.join(jobdir, "key"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

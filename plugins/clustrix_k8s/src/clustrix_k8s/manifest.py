@@ -52,8 +52,9 @@ def label_value(text: str) -> str:
 
 
 def job_name(job: Job) -> str:
-    """``clustrix-FUNCTION-JOBID``, the function part shortened to fit the name limit."""
-    suffix = f"-{job.job_id.lower()}"
+    """``clustrix-FUNCTION-JOBID`` (``-aN`` added for attempt N > 1 of a retried job: each
+    attempt is a Job of its own), the function part shortened to fit the name limit."""
+    suffix = f"-{job.job_id.lower()}" + (f"-a{job.attempt}" if job.attempt > 1 else "")
     room = MAX_JOB_NAME - len("clustrix-") - len(suffix)
     short = job.function.rsplit(".", 1)[-1]
     return f"clustrix-{dns_label(short, room)}{suffix}"
@@ -128,6 +129,7 @@ def payload(job: Job, blob_dir: Any) -> dict[str, bytes]:
     files = {
         "manifest.json": (job.local_dir / "manifest.json").read_bytes(),
         "runner.py": (job.local_dir / "runner.py").read_bytes(),
+        "checkpoint.py": (job.local_dir / "checkpoint.py").read_bytes(),
         "bootstrap.py": bootstrap_source(),
         KEY_FILE: (job.local_dir / KEY_FILE).read_bytes(),
     }

@@ -130,7 +130,9 @@ class PBSScheduler(BatchScheduler):
 
     def submit_argv(self, script: str, job: Job, target: Target, chunk: Chunk) -> list[str]:
         out, err = self.log_path(job, chunk.index, "out"), self.log_path(job, chunk.index, "err")
-        return [self.command(target, "qsub"), "-o", out, "-e", err, script]
+        # -r n: not rerunnable, so the scheduler never reruns it behind Clustrix's back (retries= does);
+        # on the command line, where the Torque wrappers read it too (they ignore a "#PBS -r" line)
+        return [self.command(target, "qsub"), "-r", "n", "-o", out, "-e", err, script]
 
     def parse_submit(self, done: Completed) -> str:
         return parsing.parse_submit(done.stdout)

@@ -27,6 +27,7 @@ from clustrix.plugin import (
     TaskStates,
     directive_value,
     hms,
+    lead_time,
     mebibytes,
     parse_memory,
     parse_time,
@@ -105,7 +106,8 @@ class SGEScheduler(BatchScheduler):
                 "cannot carry; choose a remote_work_dir without them"
             )
         logs = f"{job.remote_logs_dir}/sge-{chunk.index}.$TASK_ID"
-        lines = [f"-N {name}", "-S /bin/bash", "-cwd", f"-o {logs}.out", f"-e {logs}.err"]
+        # -r n: never rerun by Grid Engine itself (a host failing, a reschedule): retries are Clustrix's attempts
+        lines = [f"-N {name}", "-S /bin/bash", "-cwd", f"-o {logs}.out", f"-e {logs}.err", "-r n"]
         cores = int(s.get("cores") or 1)
         if cores > 1:
             lines.append(f"-pe {_value('sge_pe', s.get('sge_pe') or 'smp')} {cores}")
@@ -114,6 +116,8 @@ class SGEScheduler(BatchScheduler):
             lines.append(f"-l h_vmem={per_slot}M")
         if s.get("time"):
             lines.append(f"-l h_rt={hms(parse_time(s['time']))}")
+            if lead_time(s):  # the soft limit sends SIGUSR1: checkpoint.stopping() in the runner
+                lines.append(f"-l s_rt={hms(parse_time(s['time']) - lead_time(s))}")
         if s.get("queue"):
             lines.append(f"-q {_value('queue', s['queue'])}")
         if s.get("account"):

@@ -6,10 +6,11 @@ Keys are ``(job id, array task id or None)``, as the batch engine expects.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable
 
-from clustrix.plugin import State, TaskStates
+from clustrix.plugin import ConfigError, State, TaskStates, parse_memory, parse_time
 
 #: every Slurm job state (long names, as squeue %T / sacct / scontrol print them)
 STATES: dict[str, State] = {
@@ -154,3 +155,34 @@ def jobs_running(text: str, script: str) -> list[str]:
         if sep and command == script and job_id.isdigit() and job_id not in found:
             found.append(job_id)
     return found
+
+
+_PARTITION_FIELD = re.compile(r"(?:^|\s)(PartitionName|Default|MaxTime|MaxMemPerNode|TotalNodes|TRES)=(\S*)")
+
+
+def parse_partition_limits(text: str, partition: str | None) -> dict[str, int]:
+    """``{"memory": bytes, "time": seconds}`` a job may ask for in ``partition`` (None: the
+    default one), from ``scontrol show partition -o``: MaxTime; MaxMemPerNode, else the
+    node's memory (TRES mem) of a one-node partition. A key is left out when unlimited or unknown."""
+    for line in text.splitlines():
+        fields = dict(_PARTITION_FIELD.findall(line))
+        if not fields.get("PartitionName"):
+            continue
+        if partition is not None and fields["PartitionName"] != partition:
+            continue
+        if partition is None and fields.get("Default") != "YES":
+            continue
+        limits: dict[str, int] = {}
+        max_time = fields.get("MaxTime", "UNLIMITED")
+        if max_time not in ("UNLIMITED", "INFINITE", ""):
+            with contextlib.suppress(ConfigError):
+                limits["time"] = parse_time(max_time)
+        memory = fields.get("MaxMemPerNode", "UNLIMITED")
+        if memory in ("UNLIMITED", "") and fields.get("TotalNodes") == "1":
+            tres = dict(item.split("=", 1) for item in fields.get("TRES", "").split(",") if "=" in item)
+            memory = tres.get("mem", "")
+        if memory and memory != "UNLIMITED":
+            with contextlib.suppress(ConfigError):
+                limits["memory"] = parse_memory(memory)
+        return limits
+    return {}

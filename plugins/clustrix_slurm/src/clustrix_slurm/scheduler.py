@@ -26,6 +26,8 @@ from clustrix.plugin import (
     TaskStates,
     directive_value,
     hms,
+    hookimpl,
+    lead_time,
     mebibytes,
     parse_memory,
     parse_time,
@@ -94,11 +96,14 @@ class SlurmScheduler(BatchScheduler):
             f"--error={_path(logs + '.err')}",
             "--ntasks=1",
             f"--cpus-per-task={int(s.get('cores') or 1)}",
+            "--no-requeue",  # Slurm never reruns it behind Clustrix's back: retries are attempts (retries=)
         ]
         if s.get("memory"):
             lines.append(f"--mem={mebibytes(parse_memory(s['memory']))}M")
         if s.get("time"):
             lines.append(f"--time={hms(parse_time(s['time']))}")
+        if lead_time(s):  # B: to the batch shell, which execs the runner: checkpoint.stopping()
+            lines.append(f"--signal=B:USR1@{lead_time(s)}")
         for key in ("partition", "account", "qos"):
             if s.get(key):
                 lines.append(f"--{key}={_value(key, s[key])}")
@@ -195,6 +200,15 @@ class SlurmScheduler(BatchScheduler):
             log.warning("could not read MaxArraySize; assuming Slurm's default 1001")
             return 1001
         return int(value)
+
+    @hookimpl
+    def clustrix_resource_limits(self, job: Job, target: Target) -> dict[str, int] | None:
+        """MaxTime and MaxMemPerNode (else the node's memory) of the job's partition."""
+        done = self.run(target, [self.command(target, "scontrol"), "show", "partition", "-o"])
+        if done.returncode != 0:
+            return None
+        partition = job.settings.get("partition")
+        return parsing.parse_partition_limits(done.stdout, str(partition) if partition else None) or None
 
     def scheduler_logs(self, job: Job, element: int) -> list[str]:
         where = self.element_location(job, element)
