@@ -12,15 +12,12 @@ from clustrix.errors import JobTimeout
 from clustrix.job import State
 
 TIMEOUT = 180
-#: no s_rt soft limit: on this Grid Engine a job given s_rt is no longer killed at h_rt (seen by hand:
-#: h_rt=5,s_rt=4 ran 60 s), and these tests need the h_rt kill
-NO_WARNING = {"stop_warning": 0}
 
 
 def test_call_over_its_walltime_completes_on_attempt_2_with_time_escalated(local_sge: dict[str, Any]) -> None:
     # Grid Engine enforces h_rt on its load-report cycle (5 s here): a kill comes 1-5 s late, so the
     # call needs 2.4 walltimes (certainly killed) and attempt 2 gets 3 (certainly enough)
-    @cluster(**local_sge, **NO_WARNING, time="5s", retries=2, escalate={"time": 3.0})
+    @cluster(**local_sge, time="5s", retries=2, escalate={"time": 3.0})
     def needs_12s() -> str:
         import time
 
@@ -66,7 +63,7 @@ def test_retry_on_retries_the_named_exception(local_sge: dict[str, Any], tmp_pat
 
 
 def test_exhausted_retries_raise_the_last_typed_failure_with_every_attempt_noted(local_sge: dict[str, Any]) -> None:
-    @cluster(**local_sge, **NO_WARNING, time="3s", retries=1, escalate={"time": 2.0})
+    @cluster(**local_sge, time="3s", retries=1, escalate={"time": 2.0})
     def forever() -> None:
         import time
 

@@ -56,7 +56,7 @@ def submit_elsewhere(options: dict[str, Any], then: str) -> tuple[str, int]:
 
 @pytest.fixture
 def retried_sge(local_sge: dict[str, Any]) -> dict[str, Any]:
-    return {**local_sge, "stop_warning": 0, "time": "5s", "retries": 2, "escalate": {"time": 3.0}}
+    return {**local_sge, "time": "5s", "retries": 2, "escalate": {"time": 3.0}}
 
 
 def table(*args: str) -> str:

@@ -105,8 +105,11 @@ class BatchScheduler(ABC):
         self._waiting_since: dict[tuple[str, int, str], float] = {}
         #: target key -> when the scheduler was last asked about its jobs (see _scheduler_due)
         self._asked_at: dict[str, float] = {}
-        #: target key -> job id -> the status of the job's last scheduler answer
-        self._answered: dict[str, dict[str, JobStatus]] = {}
+        #: target key -> (job id, native id) -> the job's status in the last scheduler answer
+        #: (keyed by native id too: a retried job's next attempt starts from nothing)
+        self._answered: dict[str, dict[tuple[str, str | None], JobStatus]] = {}
+        #: target key -> (job id, native id) -> when status was first asked for it (its attempt's age)
+        self._seen: dict[str, dict[tuple[str, str | None], float]] = {}
         self._lock = threading.Lock()
 
     # --- what a scheduler plugin supplies ---------------------------------------------
@@ -395,22 +398,28 @@ class BatchScheduler(ABC):
         listing = target.transport.listdirs([job.remote_results_dir for job in jobs])
         if not self._scheduler_due(jobs, target):
             last = self._answered.get(target.key, {})
-            return {job.job_id: self._from_files(job, last.get(job.job_id), listing) for job in jobs}
+            return {job.job_id: self._from_files(job, last.get((job.job_id, job.native_id)), listing) for job in jobs}
         answer = self._ask_scheduler(jobs, target, listing)
-        self._answered[target.key] = answer  # only the jobs asked about now: no unbounded growth
+        # only the jobs asked about now: no unbounded growth
+        self._answered[target.key] = {(job.job_id, job.native_id): answer[job.job_id] for job in jobs}
         return answer
 
     def _scheduler_due(self, jobs: Sequence[Job], target: Target) -> bool:
         """Whether this cycle may ask the scheduler: the interval between two queries is half
-        the age of the youngest job, from ``poll_interval`` (a young job's fast failure is
-        seen fast) up to ``60 / status_queries_per_minute`` seconds, reached within the first
-        minute with the default budget. However many jobs are watched, a site's controller
-        sees a bounded rate from each user; result files, read every cycle, still tell a
-        finished call at once."""
+        the age of the youngest job (of its current attempt: a retried job's next one is
+        young), from ``poll_interval`` (a young job's fast failure is seen fast) up to
+        ``60 / status_queries_per_minute`` seconds, reached within the first minute with the
+        default budget. However many jobs are watched, a site's controller sees a bounded
+        rate from each user; result files, read every cycle, still tell a finished call at once."""
         settings = target.settings
-        youngest = max((job.created for job in jobs), default=time.time())
+        now = time.time()
+        with self._lock:
+            seen = self._seen.setdefault(target.key, {})
+            since = {(j.job_id, j.native_id): seen.get((j.job_id, j.native_id), now) for j in jobs}
+            self._seen[target.key] = since  # the jobs watched now: no unbounded growth
+        youngest = max((max(j.created, since[(j.job_id, j.native_id)]) for j in jobs), default=now)
         most = 60.0 / float(settings.get("status_queries_per_minute") or 2)
-        interval = min(most, max(float(settings.get("poll_interval") or 0.05), (time.time() - youngest) * 0.5))
+        interval = min(most, max(float(settings.get("poll_interval") or 0.05), (now - youngest) * 0.5))
         with self._lock:
             asked = self._asked_at.get(target.key)
             if asked is not None and time.monotonic() - asked < interval:

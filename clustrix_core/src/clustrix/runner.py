@@ -15,7 +15,7 @@ call only. The file is written in full to a temporary name, size-checked, fsynce
 renamed, so a reader sees all of it or nothing.
 
 A call the scheduler is about to stop is *requeued*: the runner turns SIGUSR1 (Slurm's
-``--signal``, SGE's ``s_rt``, the local backend's warning) and SIGTERM (preemption)
+``--signal``, the local backend's warning) and SIGTERM (preemption)
 into ``checkpoint.stopping()`` becoming true. When a call that was told so returns (or
 raises), its outcome and that of every call of the element not yet run is
 ``("requeue", reason)`` -- reason starts with ``walltime`` (SIGUSR1) or ``terminated``

@@ -3,8 +3,8 @@
 The runner turns the warning (SIGUSR1, or SIGTERM on preemption and pod termination) into
 ``checkpoint.stopping()`` becoming true, so a call can save and return; it is then
 requeued, not failed. A scheduler plugin asks :func:`lead_time` how early to send it:
-Slurm ``--signal=B:USR1@N``, Grid Engine a soft limit ``s_rt`` N seconds below ``h_rt``,
-the local backend SIGUSR1 to each element's process.
+Slurm ``--signal=B:USR1@N``, the local backend SIGUSR1 to each element's process. Grid
+Engine gets none: a soft limit ``s_rt`` there stops ``h_rt`` from being enforced.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ STOP_WARNING = Setting(
     "stop_warning",
     int,
     60,
-    "Seconds before the time limit the scheduler warns the job (Slurm --signal, Grid Engine s_rt, local): "
+    "Seconds before the time limit the scheduler warns the job (Slurm --signal, local): "
     "checkpoint.stopping() becomes true. At most a quarter of the time limit; 0: no warning.",
     "behaviour",
     minimum=0,

@@ -27,7 +27,6 @@ from clustrix.plugin import (
     TaskStates,
     directive_value,
     hms,
-    lead_time,
     mebibytes,
     parse_memory,
     parse_time,
@@ -115,9 +114,9 @@ class SGEScheduler(BatchScheduler):
             per_slot = mebibytes(-(-parse_memory(s["memory"]) // cores))
             lines.append(f"-l h_vmem={per_slot}M")
         if s.get("time"):
+            # no soft limit s_rt for a warning: a job given one is no longer killed at h_rt
+            # (Grid Engine 8.1: h_rt=6,s_rt=3 ran 41 s), and -notify delays every kill
             lines.append(f"-l h_rt={hms(parse_time(s['time']))}")
-            if lead_time(s):  # the soft limit sends SIGUSR1: checkpoint.stopping() in the runner
-                lines.append(f"-l s_rt={hms(parse_time(s['time']) - lead_time(s))}")
         if s.get("queue"):
             lines.append(f"-q {_value('queue', s['queue'])}")
         if s.get("account"):

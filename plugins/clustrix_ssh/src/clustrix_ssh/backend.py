@@ -44,7 +44,7 @@ class SSHBackend:
     @hookimpl
     def clustrix_submit(self, job: Job, target: Target) -> str:
         script = self.clustrix_render(job, target)
-        launch = scripts.argv_for(scripts.LAUNCH, [job.remote_dir])
+        launch = scripts.argv_for(scripts.LAUNCH, [job.remote_dir, scripts.claim(job)])
         try:
             done = target.transport.run(launch, input=script, timeout=60, idempotent=False)
         except CommandOutcomeUnknown:  # LAUNCH starts a job once: sent again, it reports the start that got through

@@ -18,14 +18,16 @@ from typing import Any
 
 from clustrix.plugin import ENV_NAME, ConfigError, Job, parse_time
 
-#: ``sh -c LAUNCH sh JOBDIR``, job script on stdin: write it, start it detached, print its pid.
-#: A job is started at most once (the ``.launched`` claim): a repeated launch, sent again after
-#: the connection failed, only prints the pid of the start that got through.
+#: ``sh -c LAUNCH sh JOBDIR CLAIM``, job script on stdin: write it, start it detached, print its
+#: pid. Each attempt of a job is started at most once (its CLAIM, see :func:`claim`): a repeated
+#: launch, sent again after the connection failed, only prints the pid of the start that got
+#: through. A new attempt first clears the markers the previous one left.
 LAUNCH = """\
 set -e
 cd "$1"
 umask 077
-if mkdir .launched 2>/dev/null; then
+if mkdir "$2" 2>/dev/null; then
+  rm -f status/pid status/exit status/timeout status/cancelled
   cat > job.sh
   setsid nohup sh "$1/job.sh" </dev/null >>logs/job.log 2>&1 &
 else
@@ -125,6 +127,11 @@ def parse_status(stdout: str, n_jobs: int) -> list[tuple[bool, set[str], int | N
         exit_code = int(codes[0][0]) if codes and codes[0] and codes[0][0].isdigit() else None
         parsed.append(("+alive" in lines, {line for line in lines if not line.startswith("+")}, exit_code))
     return parsed
+
+
+def claim(job: Job) -> str:
+    """The directory whose creation claims the start of the job's current attempt."""
+    return ".launched" if job.attempt <= 1 else f".launched.a{int(job.attempt)}"
 
 
 def argv_for(script: str, dirs: Sequence[str]) -> list[str]:
