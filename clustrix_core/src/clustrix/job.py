@@ -277,8 +277,10 @@ def _unpicklable_reference(func: Callable[..., Any]) -> str | None:
 
 def dumps_arguments(calls: Sequence[tuple[tuple[Any, ...], dict[str, Any]]], first_index: int) -> bytes:
     """Pickle the (args, kwargs) of some calls; on failure, name the argument at fault."""
+    from .dependencies import dumps_calls, futures_in  # futures are what a job makes: imported late
+
     try:
-        return cloudpickle.dumps(list(calls))
+        return dumps_calls(calls) if futures_in(list(calls)) else cloudpickle.dumps(list(calls))
     except Exception:
         for offset, (args, kwargs) in enumerate(calls):
             named = [(f"argument {i}", a) for i, a in enumerate(args)]
@@ -321,6 +323,8 @@ def package(
     Everything is pickled here, before anything is sent, so an unpicklable function or
     argument fails in ``submit`` with a message naming it.
     """
+    from .dependencies import parents_of
+
     func_blob = dumps_function(func)
     job_id = new_job_id()
     local_dir = home / "jobs" / job_id
@@ -339,7 +343,11 @@ def package(
     for element in range(job.n_elements):
         span = job.calls_of(element)
         chunk = calls[span.start : span.stop]
-        elements.append({"blob": blobs.put(dumps_arguments(chunk, span.start)), "calls": [span.start, span.stop]})
+        spec: dict[str, Any] = {"blob": blobs.put(dumps_arguments(chunk, span.start)), "calls": [span.start, span.stop]}
+        parents = parents_of(chunk)
+        if parents:  # the calls whose results this element takes (see clustrix.dependencies)
+            spec["parents"] = [f.job_id for f in parents]
+        elements.append(spec)
     manifest = {
         "format": 2,
         "job_id": job_id,

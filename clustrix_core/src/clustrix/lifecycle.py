@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import config
+from . import config, dependencies
 from .environment import captured_requirements, requirements_of
 from .errors import ConfigError, PluginContractError, StoreError, SubmissionRejected
 from .future import ClusterFuture
@@ -67,6 +67,7 @@ def submit(func: Callable[..., Any], calls: Sequence[Call], overrides: Mapping[s
         # what the environment step will replicate on the host: named and imported packages
         wanted = requirements_of(settings) + captured_requirements(func)
         settings["requirements"] = sorted(set(wanted))
+    parents = dependencies.prepare(calls, target)  # futures passed as arguments: their jobs come first
     job = package(  # 2. package: pickled and checked here, so bad input fails before sending
         func,
         calls,
@@ -76,6 +77,7 @@ def submit(func: Callable[..., Any], calls: Sequence[Call], overrides: Mapping[s
         remote_work_dir=target.remote_work_dir,
         tasks_per_element=tasks_per_element(settings, len(calls)),
     )
+    dependencies.ship_finished(parents, job)
     make_private([job.local_dir, *(target.home / "blobs" / b for b in target.blobs_needed(job))])
     store.record(job, target.key)  # 3. recorded before anything can be lost
     try:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import io
 import json
 import os
 import pickle
@@ -317,14 +318,124 @@ def run_element(jobdir: str, element: int) -> None:
         spec = manifest["elements"][element]
         try:
             func = load_blob(jobdir, manifest, manifest["function"])
-            calls = load_blob(jobdir, manifest, spec["blob"])
+            calls = load_calls(jobdir, manifest, spec["blob"], key)
         except BaseException as exc:
             tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
             n = spec["calls"][1] - spec["calls"][0]
             outcomes = [("error", exc, _type_name(exc), str(exc), tb)] * n
         else:
-            outcomes = run_calls(func, calls)
+            outcomes = run_unless_dependency_failed(func, calls)
         publish(os.path.join(jobdir, "results", f"{element}.pkl"), outcomes, key)
+
+
+# --- pipelines: arguments that are other calls' results (see clustrix.dependencies) ---
+
+#: the persistent id tag of a reference to another call's result
+REFERENCE = "clustrix-result"
+DEPENDENCY_FAILED = "clustrix.errors.DependencyFailed"
+
+
+class FailedDependency:
+    """Stands in for the value of a call that failed: the call taking it does not run."""
+
+    def __init__(self, parent: str, type_name: str, message: str, tb: str) -> None:
+        self.parent, self.type_name, self.message, self.tb = parent, type_name, message, tb
+
+    def outcome(self) -> tuple:
+        text = json.dumps({"parent": self.parent, "type": self.type_name, "message": self.message})
+        return ("error", None, DEPENDENCY_FAILED, text, self.tb)
+
+
+def dependency_file(jobdir: str, parent: str) -> str:
+    """Where the client puts a parent call's outcome (signed with THIS job's key) when the
+    parent's own job dir is not on this host or no longer holds it."""
+    return os.path.join(jobdir, f"dep.{parent}.pkl")
+
+
+def read_signed(path: str, key: bytes) -> list:
+    """The list of per-call outcome pickles in a result file, after checking its HMAC."""
+    with open(path, "rb") as f:
+        data = f.read()
+    header, _, body = data.partition(b"\n")
+    parts = header.split(b" ")
+    if len(parts) != 2 or parts[0] != MAGIC or not hmac.compare_digest(sign(key, body), parts[1]):
+        raise RuntimeError(f"{path} is not an authentic Clustrix result; refusing to unpickle it")
+    entries = _BytesOnly(io.BytesIO(body)).load()
+    if not isinstance(entries, list) or not all(isinstance(e, bytes) for e in entries):
+        raise RuntimeError(f"{path}: authenticated but not a list of outcomes")
+    return entries
+
+
+class _BytesOnly(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        raise pickle.UnpicklingError(f"a result file's outer layer may not name {module}.{name}")
+
+
+class ReferenceResolver(pickle.Unpickler):
+    """Unpickles a job's calls; a reference to another call's result becomes its value
+    (read from the child's ``dep.*.pkl`` if present, else from the parent's result file
+    in its job dir, each checked with the key of the job that signed it), or a
+    :class:`FailedDependency` when that call failed or left no result."""
+
+    def __init__(self, file: Any, jobdir: str, key: bytes, cache: dict) -> None:
+        super().__init__(file)
+        self.jobdir, self.key, self.cache = jobdir, key, cache
+
+    def persistent_load(self, pid: Any) -> Any:
+        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == REFERENCE):
+            raise pickle.UnpicklingError(f"unknown persistent reference {pid!r}")
+        _, parent, parent_dir, element, offset = pid
+        local = dependency_file(self.jobdir, parent)
+        if os.path.exists(local):
+            raw = read_signed(local, self.key)[0]
+        else:
+            path = os.path.join(parent_dir, "results", f"{int(element)}.pkl")
+            if path not in self.cache:
+                if not os.path.exists(path):
+                    why = "it ended without a result (killed, cancelled, or its files were removed)"
+                    return FailedDependency(parent, "clustrix.errors.JobFailed", why, "")
+                self.cache[path] = read_signed(path, read_key(parent_dir))
+            raw = self.cache[path][int(offset)]
+        entry = cloudpickle.loads(raw)
+        if entry[0] == "ok":
+            return entry[1]
+        return FailedDependency(parent, entry[2], entry[3], entry[4])
+
+
+def load_calls(jobdir: str, manifest: dict, digest: str, key: bytes) -> list:
+    """The element's (args, kwargs) calls, references to other calls' results resolved."""
+    path = os.path.join(jobdir, manifest["blobs"], digest)
+    with open(path, "rb") as f:
+        data = f.read()
+    if hashlib.sha256(data).hexdigest() != digest:
+        raise RuntimeError(f"payload {path} is corrupted: its sha256 is not {digest}")
+    return ReferenceResolver(io.BytesIO(data), jobdir, key, {}).load()
+
+
+def _failed_in(value: Any, depth: int = 0) -> Any:
+    if isinstance(value, FailedDependency):
+        return value
+    if depth < 50 and isinstance(value, (list, tuple)):
+        items: Any = value
+    elif depth < 50 and isinstance(value, dict):
+        items = [*value.keys(), *value.values()]
+    else:
+        return None
+    for item in items:
+        found = _failed_in(item, depth + 1)
+        if found is not None:
+            return found
+    return None
+
+
+def run_unless_dependency_failed(func: Any, calls: list) -> list:
+    """Outcomes of the calls; a call taking the result of a failed call does not run and
+    gets a DependencyFailed error naming that call."""
+    outcomes: list = []
+    for call in calls:
+        failed = _failed_in(call)
+        outcomes += [failed.outcome()] if failed is not None else run_calls(func, [call])
+    return outcomes
 
 
 def main(argv: list) -> int:
