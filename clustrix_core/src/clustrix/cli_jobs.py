@@ -15,6 +15,7 @@ from typing import Any
 import click
 import cloudpickle
 
+from . import dependencies
 from .cli_output import Age, Failed, ago, echo_json, masked_settings, table
 from .errors import JobNotFound
 from .job import State
@@ -392,6 +393,9 @@ def cancel(job_ids: tuple[str, ...]) -> None:
             continue
         store.set_job_state(job.job_id, State.CANCELLED)
         click.echo(f"cancelled {job.job_id}")
+        for child in dependencies.cancel_dependents(target, job, elementwise_too=True):
+            store.set_job_state(child, State.CANCELLED)
+            click.echo(f"cancelled {child} (it waited for {job.job_id})")
     if problems:
         raise Failed("\n".join(problems))
 

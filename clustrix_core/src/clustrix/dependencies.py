@@ -20,6 +20,7 @@ import concurrent.futures
 import hmac
 import io
 import json
+import logging
 import pickle
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -28,13 +29,18 @@ from typing import TYPE_CHECKING, Any
 import cloudpickle
 
 from . import runner
-from .errors import DependencyFailed, ResultCorrupted, ResultForged
+from .errors import DependencyFailed, JobNotFound, ResultCorrupted, ResultForged
 from .future import ClusterFuture
+from .hookspecs import hookimpl
+from .job import JobStatus, State
 from .outcome import RemoteError, job_key
 
 if TYPE_CHECKING:
     from .job import Job
+    from .store import Store
     from .target import Target
+
+log = logging.getLogger("clustrix.dependencies")
 
 Call = tuple[tuple[Any, ...], dict[str, Any]]
 
@@ -125,17 +131,113 @@ def ship_finished(parents: Sequence[ClusterFuture], child: Job) -> None:
 
 
 def prepare(calls: Sequence[Call], target: Target) -> list[ClusterFuture]:
-    """The parents of these calls, once each have ended: cancelled ones refused.
+    """The parents of these calls; waits for them unless the scheduler will.
 
-    The child is submitted once its parents have ended (a scheduler dependency, when the
-    backend has one, lets it go earlier; see :mod:`clustrix.batch`).
+    On a backend with scheduler dependencies, when every parent runs on the same target,
+    the child is submitted at once and its scheduler holds it (``job.after``); otherwise it
+    is submitted once its parents have ended. A parent cancelled already is refused.
     """
     parents = parents_of(calls)
-    wait_for(parents)
+    if parents and not (all(f.target is target for f in parents) and scheduler_kinds(target)):
+        wait_for(parents)
     cancelled = [f.job_id for f in parents if f.cancelled()]
     if cancelled:
         raise DependencyFailed(f"job {', '.join(cancelled)} it takes as an argument was cancelled")
     return parents
+
+
+def scheduler_kinds(target: Target) -> Sequence[str]:
+    """The dependencies the target's scheduler holds jobs for ("all", "elementwise")."""
+    return target.hooks.clustrix_scheduler_dependencies(target=target) or ()
+
+
+def attach(job: Job, calls: Sequence[Call], parents: Sequence[ClusterFuture], target: Target) -> None:
+    """Link a recorded child to its parents, before it is staged.
+
+    The link goes to the store first, so a parent's watcher that has not cleaned up yet
+    keeps the parent's job dir for the child (see :func:`needed`); then each parent that
+    has ended already has its outcome shipped next to the child, and the jobs of the
+    others become the child's scheduler dependencies (``job.after``).
+    """
+    if not parents:
+        return
+    # only a parent of the same target is read in place (and cleaned up after the child)
+    same = {id(f): f for f in parents if f.target is target}
+    elementwise = "elementwise" in scheduler_kinds(target) and _elementwise(job, calls, same)
+    kind = "elementwise" if elementwise else "all"
+    target.store.add_dependencies(job.job_id, sorted({f.job.job_id for f in same.values()}), kind)
+    waiting = {key: f for key, f in same.items() if not f.done()}
+    ship_finished([f for f in parents if id(f) not in waiting], job)
+    jobs: dict[str, Job] = {}
+    for future in waiting.values():
+        jobs.setdefault(future.job.job_id, future.job)
+    job.after = list(jobs.values())
+    job.after_elementwise = elementwise
+
+
+def _elementwise(job: Job, calls: Sequence[Call], parents: dict[int, ClusterFuture]) -> bool:
+    """Whether call i of the child takes only call i of its one parent job, packed and
+    chunked alike, so that element i can wait for the parent's element i alone."""
+    jobs = {f.job.job_id: f.job for f in parents.values()}
+    if len(jobs) != 1 or job.n_elements < 2:
+        return False
+    parent = next(iter(jobs.values()))
+    if (parent.n_calls, parent.tasks_per_element) != (job.n_calls, job.tasks_per_element):
+        return False
+    for i, call in enumerate(calls):
+        for future in futures_in(call):
+            if id(future) in parents and future.index != i:
+                return False
+    return True
+
+
+def cancel_dependents(target: Target, job: Job, *, elementwise_too: bool) -> list[str]:
+    """Cancel the jobs still waiting for ``job`` (a parent that was cancelled, or that lost a
+    call without a result): their scheduler would hold them forever. A dependent that
+    waits element by element is left to its scheduler unless ``elementwise_too``."""
+    store, cancelled = target.store, []
+    for row in store.dependents(job.job_id):
+        if State(row["state"]).terminal or (row["kind"] == "elementwise" and not elementwise_too):
+            continue
+        try:
+            child, _, _ = store.job(row["job_id"])
+            target.hooks.clustrix_cancel(jobs=[child], target=target)
+        except Exception:
+            log.warning("cancelling job %s, which waits for job %s, failed", row["job_id"], job.job_id, exc_info=True)
+            continue
+        cancelled.append(child.job_id)
+        cancelled += cancel_dependents(target, child, elementwise_too=True)
+    return cancelled
+
+
+def release_stranded(target: Target, job: Job) -> None:
+    """After ``job`` ended with a call that left no result (killed, cancelled, lost): cancel
+    the jobs waiting for all of it, which their scheduler may hold forever (Slurm kills
+    them itself: ``--kill-on-invalid-dep``)."""
+    if any(not job.result_path(e).exists() for e in range(job.n_elements)):
+        cancel_dependents(target, job, elementwise_too=False)
+
+
+def needed(store: Store, job: Job) -> bool:
+    """Whether a job that has not ended takes results of ``job`` (keep its job dir)."""
+    return any(not State(row["state"]).terminal for row in store.dependents(job.job_id))
+
+
+def clean_released_parents(target: Target, job: Job) -> None:
+    """Once ``job`` ended: remove the job dirs of its parents that succeeded and that no
+    job still needs (their own clean-up was deferred for their dependents)."""
+    store = target.store
+    for parent_id in store.parents(job.job_id):
+        try:
+            parent, _, state = store.job(parent_id)
+        except JobNotFound:
+            continue
+        if state != State.COMPLETED.value or parent.settings.get("keep_files") or needed(store, parent):
+            continue
+        try:
+            target.hooks.clustrix_cleanup(job=parent, target=target)
+        except Exception:
+            log.warning("cleanup of job %s failed", parent_id, exc_info=True)
 
 
 def dependency_error(text: str, tb: str, call_id: str) -> DependencyFailed:
@@ -152,3 +254,55 @@ def dependency_error(text: str, tb: str, call_id: str) -> DependencyFailed:
     err = DependencyFailed(f"job {parent} failed with {type_name}: {message}", job_id=call_id, parent_id=parent)
     err.__cause__ = cause
     return err
+
+
+class DependencyReader:
+    """A link of the error chain: a call that ended without a result while a call whose
+    result it takes had not succeeded failed because of that call (Slurm kills such a
+    job, the watcher cancels it elsewhere): :class:`~clustrix.errors.DependencyFailed`."""
+
+    @hookimpl(tryfirst=True)
+    def clustrix_extract_error(
+        self, job: Job, target: Target, call_index: int, status: JobStatus, outcome: tuple[Any, ...] | None
+    ) -> BaseException | None:
+        if outcome is not None:
+            return None
+        try:
+            manifest = json.loads((job.local_dir / "manifest.json").read_text())
+            parents = manifest["elements"][job.element_of(call_index)].get("parents", [])
+        except (OSError, ValueError, LookupError):
+            return None
+        for parent, state in [*_states(target.store, parents), *_held_by(target.store, job)]:
+            if state != State.COMPLETED.value:
+                return DependencyFailed(
+                    f"job {parent}, whose result it waited for, did not succeed (its state: {state}), so this "
+                    "call never ran; see that job's error (`clustrix result`)",
+                    job_id=job.call_id(call_index),
+                    parent_id=parent,
+                )
+        return None
+
+
+def _states(store: Store, call_ids: Sequence[str]) -> list[tuple[str, str]]:
+    """(call id, recorded state) of the calls the store knows."""
+    found = []
+    for call_id in call_ids:
+        try:
+            found.append((call_id, store.call(call_id)[2]))
+        except JobNotFound:
+            continue
+    return found
+
+
+def _held_by(store: Store, job: Job) -> list[tuple[str, str]]:
+    """(call id, state) of every call of the jobs the scheduler held all of ``job`` for."""
+    found = []
+    for parent_id in store.parents(job.job_id):
+        if any(r["job_id"] == job.job_id and r["kind"] == "all" for r in store.dependents(parent_id)):
+            try:
+                parent, _, _ = store.job(parent_id)
+            except JobNotFound:
+                continue
+            states = store.call_states(parent_id)
+            found += [(parent.call_id(i), state) for i, state in sorted(states.items())]
+    return found

@@ -135,6 +135,22 @@ def clustrix_submit(job: Job, target: Target) -> str | None:
 
 
 @hookspec(firstresult=True)
+def clustrix_scheduler_dependencies(target: Target) -> Sequence[str] | None:
+    """The dependencies the backend's scheduler can hold a job for, until other jobs of the
+    same target succeeded (Slurm ``--dependency``, PBS ``-W depend``, SGE ``-hold_jid``).
+
+    :return: the kinds ``clustrix_submit`` honours through ``job.after`` (the jobs that
+        must succeed first): "all" (every element of each) and, optionally,
+        "elementwise" (``job.after_elementwise``: element i waits for element i of the one
+        job in ``job.after``). ``None`` (not implemented): the core submits a job whose
+        arguments are futures only once their jobs have ended.
+
+    Optional; :class:`~clustrix.batch.BatchScheduler` answers for its plugins from their
+    ``dependency_kinds``. Called in the submitting thread; must not contact the host.
+    """
+
+
+@hookspec(firstresult=True)
 def clustrix_status(jobs: Sequence[Job], target: Target) -> dict[str, JobStatus] | None:
     """Batched status: the state of many jobs of one target, in one scheduler call.
 

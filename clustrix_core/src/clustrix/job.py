@@ -134,6 +134,11 @@ class Job:
     tasks_per_element: int
     native_id: str | None = None
     created: float = field(default_factory=time.time)
+    #: jobs of the same target this one waits for (its arguments hold their futures); set
+    #: at submission for a backend with scheduler dependencies, see clustrix.dependencies
+    after: list[Job] = field(default_factory=list)
+    #: element i waits only for element i of the one job in ``after`` (same packing)
+    after_elementwise: bool = False
 
     @property
     def n_elements(self) -> int:

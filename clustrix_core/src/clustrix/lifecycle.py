@@ -77,10 +77,10 @@ def submit(func: Callable[..., Any], calls: Sequence[Call], overrides: Mapping[s
         remote_work_dir=target.remote_work_dir,
         tasks_per_element=tasks_per_element(settings, len(calls)),
     )
-    dependencies.ship_finished(parents, job)
     make_private([job.local_dir, *(target.home / "blobs" / b for b in target.blobs_needed(job))])
     store.record(job, target.key)  # 3. recorded before anything can be lost
     try:
+        dependencies.attach(job, calls, parents, target)  # what the scheduler holds the job for
         check_job(job, target)  # a work dir other users can change is refused before anything goes there
         target.hooks.clustrix_prepare_environment(job=job, target=target)  # 4. environment
         target.hooks.clustrix_stage(job=job, target=target)  # 5. stage

@@ -399,6 +399,11 @@ class ReferenceResolver(pickle.Unpickler):
         entry = cloudpickle.loads(raw)
         if entry[0] == "ok":
             return entry[1]
+        if entry[2] == DEPENDENCY_FAILED:  # the parent never ran either: name the first call that failed
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                root = json.loads(entry[3])
+                message = f"{root['message']} (in job {root['parent']}, whose result job {parent} took)"
+                return FailedDependency(parent, root["type"], message, entry[4])
         return FailedDependency(parent, entry[2], entry[3], entry[4])
 
 

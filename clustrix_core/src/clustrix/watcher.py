@@ -20,6 +20,7 @@ from concurrent.futures import InvalidStateError
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from . import dependencies
 from .errors import ClustrixError, ResultCorrupted, ResultUnreadable, StatusUnavailable
 from .job import Job, JobStatus, State
 from .outcome import read_outcomes
@@ -77,6 +78,7 @@ class Watcher:
         self.target.store.set_states({future.job_id: State.CANCELLED})
         if whole_job:
             self.target.hooks.clustrix_cancel(jobs=[future.job], target=self.target)
+            dependencies.cancel_dependents(self.target, future.job, elementwise_too=True)  # they wait for it
         return True
 
     def _interval(self) -> float:
@@ -232,11 +234,15 @@ class Watcher:
     def _finish(self, w: Watched) -> None:
         with self._lock:
             self._watched.pop(w.job.job_id, None)
-        if w.ok and not w.job.settings.get("keep_files"):
+        # a job whose results a job still waiting takes keeps its files until that one ends
+        if w.ok and not w.job.settings.get("keep_files") and not dependencies.needed(self.target.store, w.job):
             try:
                 self.target.hooks.clustrix_cleanup(job=w.job, target=self.target)
             except Exception:
                 log.warning("cleanup of job %s failed", w.job.job_id, exc_info=True)
+        if not w.ok:  # a job waiting for one that lost a call would be held forever
+            dependencies.release_stranded(self.target, w.job)
+        dependencies.clean_released_parents(self.target, w.job)
 
 
 _watchers: weakref.WeakSet[Watcher] = weakref.WeakSet()
