@@ -173,3 +173,30 @@ def test_result_recovered_by_clustrix_result_after_the_submitter_died(name: str,
     )
     assert answer.returncode == 0, answer.stderr
     assert answer.stdout.strip() == str(sum(2 * x + 1 for x in range(4)))
+
+
+def test_parent_job_dir_is_kept_until_its_dependent_ended_then_removed(gate: Gate) -> None:
+    options = backend_options("slurm-ssh")
+    parent = cluster(**options)(plus_one).submit(1)
+    held = cluster(**options)(gated_double).submit(5, gate.path)
+    child = cluster(**options)(total).submit([parent, held])
+    assert parent.result(timeout=TIMEOUT) == 2
+    watcher, transport = parent.target.watcher, parent.target.transport
+    deadline = time.time() + 60
+    while parent.job.job_id in watcher._watched and time.time() < deadline:  # settled and past its clean-up step
+        time.sleep(0.2)
+    assert not transport.missing([parent.job.remote_result(0)]), "the parent's result was removed while a dependent waits"
+    gate.open()
+    assert child.result(timeout=TIMEOUT) == 2 + 10  # read from the parent's job dir on the host
+    deadline = time.time() + 60
+    while not transport.missing([parent.job.remote_dir]) and time.time() < deadline:
+        time.sleep(0.2)
+    assert transport.missing([parent.job.remote_dir]), "the parent's job dir outlived its last dependent"
+
+
+def test_parent_on_another_target_passes_its_value_through_the_client(gate: Gate) -> None:
+    gate.open()
+    parent = cluster(cluster_type="local")(plus_one).submit(41)
+    child = cluster(**backend_options("slurm-ssh"))(plus_one).submit(parent)
+    assert child.result(timeout=TIMEOUT) == 43
+    assert (child.job.local_dir / f"dep.{parent.job_id}.pkl").exists()
