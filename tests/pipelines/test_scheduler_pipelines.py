@@ -185,7 +185,9 @@ def test_parent_job_dir_is_kept_until_its_dependent_ended_then_removed(gate: Gat
     deadline = time.time() + 60
     while parent.job.job_id in watcher._watched and time.time() < deadline:  # settled and past its clean-up step
         time.sleep(0.2)
-    assert not transport.missing([parent.job.remote_result(0)]), "the parent's result was removed while a dependent waits"
+    assert not transport.missing([parent.job.remote_result(0)]), (
+        "the parent's result was removed while a dependent waits"
+    )
     gate.open()
     assert child.result(timeout=TIMEOUT) == 2 + 10  # read from the parent's job dir on the host
     deadline = time.time() + 60
