@@ -202,3 +202,23 @@ def test_parent_on_another_target_passes_its_value_through_the_client(gate: Gate
     child = cluster(**backend_options("slurm-ssh"))(plus_one).submit(parent)
     assert child.result(timeout=TIMEOUT) == 43
     assert (child.job.local_dir / f"dep.{parent.job_id}.pkl").exists()
+
+
+def test_clustrix_jobs_shows_what_each_job_waits_for(gate: Gate) -> None:
+    from click.testing import CliRunner
+
+    from clustrix.cli import main
+
+    options = backend_options("slurm")
+    parent = cluster(**options)(gated_double).submit(1, gate.path)
+    child = cluster(**options)(plus_one).submit(parent)
+    listing = CliRunner().invoke(main, ["jobs", "--json"], catch_exceptions=False)
+    waits = {job["job_id"]: job["waits_for"] for job in json.loads(listing.output)}
+    table = CliRunner().invoke(main, ["jobs"], catch_exceptions=False).output
+    gate.open()
+    assert waits == {child.job_id: [parent.job_id], parent.job_id: []}
+    assert "WAITS FOR" in table
+    assert [line.split()[-1] for line in table.splitlines() if line.startswith(child.job_id)] == [parent.job_id]
+    assert child.result(timeout=TIMEOUT) == 3
+    done = json.loads(CliRunner().invoke(main, ["jobs", "--json"], catch_exceptions=False).output)
+    assert all(job["waits_for"] == [] for job in done)

@@ -218,6 +218,21 @@ def release_stranded(target: Target, job: Job) -> None:
         cancel_dependents(target, job, elementwise_too=False)
 
 
+def waits_for(store: Store, job_id: str, state: str) -> list[str]:
+    """The jobs a job not yet ended takes results of and that have not succeeded yet."""
+    if State(state).terminal:
+        return []
+    waiting = []
+    for parent_id in store.parents(job_id):
+        try:
+            parent_state = store.row(parent_id)["state"]
+        except JobNotFound:
+            continue
+        if parent_state != State.COMPLETED.value:
+            waiting.append(parent_id)
+    return waiting
+
+
 def needed(store: Store, job: Job) -> bool:
     """Whether a job that has not ended takes results of ``job`` (keep its job dir)."""
     return any(not State(row["state"]).terminal for row in store.dependents(job.job_id))
