@@ -99,11 +99,11 @@ def wait_for(parents: Sequence[ClusterFuture]) -> None:
 
 def _verified_entry(future: ClusterFuture) -> bytes:
     """The parent call's outcome pickle from its fetched result file, checked with its key;
-    for a parent that left no result, an error entry made from its exception."""
+    for a parent that failed, an error entry made from the exception its future holds."""
     job = future.job
     element = job.element_of(future.index)
     path = job.result_path(element)
-    if path.exists():
+    if path.exists() and future.exception() is None:  # the value, as the parent's runner wrote it
         data = path.read_bytes()
         header, _, body = data.partition(b"\n")
         parts = header.split(b" ")
@@ -115,7 +115,8 @@ def _verified_entry(future: ClusterFuture) -> bytes:
         return bytes(entries[future.index - job.calls_of(element).start])
     exc = future.exception()
     type_name = f"{type(exc).__module__}.{type(exc).__qualname__}"
-    return cloudpickle.dumps(("error", None, type_name, str(exc), ""))
+    tb = "\n".join(getattr(exc, "__notes__", []))  # the remote traceback, when there was one
+    return cloudpickle.dumps(("error", None, type_name, str(exc), tb))
 
 
 def ship_finished(parents: Sequence[ClusterFuture], child: Job) -> None:
