@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from clustrix_pbs.scheduler import PBSScheduler
-from clustrix_sge.scheduler import SGEScheduler
-from clustrix_slurm.scheduler import SlurmScheduler
 
 from clustrix.batch import BatchScheduler, Chunk
 from clustrix.errors import ConfigError
 from clustrix.job import Job
+from clustrix_pbs.scheduler import PBSScheduler
+from clustrix_sge.scheduler import SGEScheduler
+from clustrix_slurm.scheduler import SlurmScheduler
 
 
 def child_of(*parents: Job, elementwise: bool = False) -> Job:
