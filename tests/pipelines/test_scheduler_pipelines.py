@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 import pytest
-from conftest import Gate, backend_options
+from pipeline_infra import Gate, backend_options
 
 from clustrix import DependencyFailed, cluster
 from clustrix.future import ClusterFuture

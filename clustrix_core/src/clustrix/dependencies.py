@@ -16,7 +16,6 @@ A parent that failed makes each call taking its result fail with
 
 from __future__ import annotations
 
-import concurrent.futures
 import hmac
 import io
 import json
@@ -92,11 +91,6 @@ def dumps_calls(calls: Sequence[Call]) -> bytes:
     return buffer.getvalue()
 
 
-def wait_for(parents: Sequence[ClusterFuture]) -> None:
-    """Block until every parent has ended (successfully or not)."""
-    concurrent.futures.wait(parents)
-
-
 def _verified_entry(future: ClusterFuture) -> bytes:
     """The parent call's outcome pickle from its fetched result file, checked with its key;
     for a parent that failed, an error entry made from the exception its future holds."""
@@ -131,20 +125,21 @@ def ship_finished(parents: Sequence[ClusterFuture], child: Job) -> None:
         path.chmod(0o600)
 
 
-def prepare(calls: Sequence[Call], target: Target) -> list[ClusterFuture]:
-    """The parents of these calls; waits for them unless the scheduler will.
+def prepare(calls: Sequence[Call], target: Target) -> tuple[list[ClusterFuture], bool]:
+    """The parents of these calls, and whether the child must be held until they end.
 
     On a backend with scheduler dependencies, when every parent runs on the same target,
-    the child is submitted at once and its scheduler holds it (``job.after``); otherwise it
-    is submitted once its parents have ended. A parent cancelled already is refused.
+    the child is submitted at once and its scheduler holds it (``job.after``); otherwise
+    it is recorded HELD and the watcher submits it once its parents have ended (see
+    :func:`release`). A parent cancelled already is refused.
     """
     parents = parents_of(calls)
-    if parents and not (all(f.target is target for f in parents) and scheduler_kinds(target)):
-        wait_for(parents)
     cancelled = [f.job_id for f in parents if f.cancelled()]
     if cancelled:
         raise DependencyFailed(f"job {', '.join(cancelled)} it takes as an argument was cancelled")
-    return parents
+    unfinished = [f for f in parents if not f.done()]
+    schedulable = all(f.target is target for f in unfinished) and bool(scheduler_kinds(target))
+    return parents, bool(unfinished) and not schedulable
 
 
 def scheduler_kinds(target: Target) -> Sequence[str]:
@@ -202,7 +197,8 @@ def cancel_dependents(target: Target, job: Job, *, elementwise_too: bool) -> lis
             continue
         try:
             child, _, _ = store.job(row["job_id"])
-            target.hooks.clustrix_cancel(jobs=[child], target=target)
+            if child.native_id:  # a HELD child was never submitted: released, it fails with DependencyFailed
+                target.hooks.clustrix_cancel(jobs=[child], target=target)
         except Exception:
             log.warning("cancelling job %s, which waits for job %s, failed", row["job_id"], job.job_id, exc_info=True)
             continue
@@ -232,6 +228,72 @@ def waits_for(store: Store, job_id: str, state: str) -> list[str]:
         if parent_state != State.COMPLETED.value:
             waiting.append(parent_id)
     return waiting
+
+
+def hold(job: Job, parents: Sequence[ClusterFuture], target: Target) -> list[ClusterFuture]:
+    """Record a packaged child HELD and have the watcher submit it when its parents ended."""
+    same = sorted({f.job.job_id for f in parents if f.target is target})
+    target.store.add_dependencies(job.job_id, same, "all")
+    target.store.set_states({job.call_id(i): State.HELD for i in range(job.n_calls)}, {job.job_id: State.HELD})
+    futures = [ClusterFuture(job, i, target) for i in range(job.n_calls)]
+    target.watcher.watch(job, futures, held=True)
+    return futures
+
+
+def _parent_calls(job: Job) -> list[str]:
+    manifest = json.loads((job.local_dir / "manifest.json").read_text())
+    return list(dict.fromkeys(p for e in manifest["elements"] for p in e.get("parents", [])))
+
+
+def release(target: Target, job: Job) -> bool:
+    """Submit a HELD job once every call it takes a result of has ended; True once submitted.
+
+    Any process watching the job does it (the submitter, ``clustrix status``, ``attach``),
+    so a pipeline goes on after its submitter died: a parent nobody watches here is
+    attached to its own target's watcher. Each parent's outcome is checked with its key
+    and written next to the child, signed with the child's key, before staging.
+    """
+    from . import lifecycle
+
+    store = target.store
+    outcomes: dict[str, bytes] = {}
+    for call_id in _parent_calls(job):
+        parent_id, index, state = store.call(call_id)
+        parent, _, _ = store.job(parent_id)
+        if not State(state).terminal:
+            parent_target = lifecycle.target_for(parent.settings)
+            if parent_id not in parent_target.watcher.watching():
+                lifecycle.attach_job(parent)
+            return False
+        outcomes[call_id] = _recorded_entry(parent, index, state)
+    key = (job.local_dir / runner.KEY_FILE).read_bytes()
+    for call_id, entry in outcomes.items():
+        body = pickle.dumps([entry], protocol=4)
+        path = Path(runner.dependency_file(str(job.local_dir), call_id))
+        path.write_bytes(runner.MAGIC + b" " + runner.sign(key, body) + b"\n" + body)
+        path.chmod(0o600)
+    store.set_states({job.call_id(i): State.SUBMITTING for i in range(job.n_calls)}, {job.job_id: State.SUBMITTING})
+    lifecycle.launch(job, target)
+    return True
+
+
+def _recorded_entry(parent: Job, index: int, state: str) -> bytes:
+    """A parent call's outcome from its fetched result file, checked with its key; an error
+    entry naming its state when it left none that can be used."""
+    element = parent.element_of(index)
+    path = parent.result_path(element)
+    if path.exists():
+        try:
+            data = path.read_bytes()
+            header, _, body = data.partition(b"\n")
+            parts = header.split(b" ")
+            if len(parts) == 2 and hmac.compare_digest(runner.sign(job_key(path), body), parts[1]):
+                entries = runner._BytesOnly(io.BytesIO(body)).load()
+                return bytes(entries[index - parent.calls_of(element).start])
+        except Exception:
+            log.warning("the result of job %s cannot be used", parent.call_id(index), exc_info=True)
+    message = f"it ended {state} without a result this job can use"
+    return cloudpickle.dumps(("error", None, "clustrix.errors.JobFailed", message, ""))
 
 
 def needed(store: Store, job: Job) -> bool:

@@ -30,7 +30,8 @@ are registered ``trylast``). A hook raising is never silently dropped: what the 
 does with the exception is written under each hook.
 
 Threads: ``clustrix_submit``, ``clustrix_stage`` and ``clustrix_render`` run in the
-thread that submits; ``clustrix_status``, ``clustrix_fetch``, ``clustrix_extract_error``
+thread that submits (for a job held until the jobs whose results it takes have ended:
+in the watcher thread that releases it); ``clustrix_status``, ``clustrix_fetch``, ``clustrix_extract_error``
 and ``clustrix_cleanup`` in the target's watcher thread (one per target); cancel in the
 thread calling ``Future.cancel()`` or the ``clustrix cancel`` command. Several targets
 mean several watcher threads, so a plugin's own state is shared between threads: guard

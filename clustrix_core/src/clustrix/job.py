@@ -45,6 +45,7 @@ class State(enum.StrEnum):
     """Where a job or one of its elements is; the terminal ones end a future."""
 
     SUBMITTING = "SUBMITTING"
+    HELD = "HELD"  # packaged, submitted by a watcher once the jobs it takes results of ended
     PENDING = "PENDING"
     RUNNING = "RUNNING"
     COMPLETED = "COMPLETED"  # exited 0: results/E.pkl says whether each call returned or raised
@@ -59,7 +60,7 @@ class State(enum.StrEnum):
 
     @property
     def terminal(self) -> bool:
-        return self not in (State.SUBMITTING, State.PENDING, State.RUNNING)
+        return self not in (State.SUBMITTING, State.HELD, State.PENDING, State.RUNNING)
 
 
 @dataclass

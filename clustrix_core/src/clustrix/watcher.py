@@ -41,6 +41,8 @@ class Watched:
     open_elements: set[int]
     ok: bool = True
     cancel_requested: set[int] = field(default_factory=set)
+    #: recorded HELD: submitted by the watcher once its parents ended (clustrix.dependencies)
+    held: bool = False
 
 
 class Watcher:
@@ -54,13 +56,20 @@ class Watcher:
         self.cycles = 0  # status calls made, for tests and `clustrix doctor`
         _watchers.add(self)
 
-    def watch(self, job: Job, futures: list[ClusterFuture]) -> None:
+    def watch(self, job: Job, futures: list[ClusterFuture], held: bool = False) -> None:
         with self._lock:
-            self._watched[job.job_id] = Watched(job, {f.index: f for f in futures}, set(range(job.n_elements)))
+            self._watched[job.job_id] = Watched(
+                job, {f.index: f for f in futures}, set(range(job.n_elements)), held=held
+            )
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name=f"clustrix-watcher-{job.backend}", daemon=True)
                 self._thread.start()
         self._wake.set()
+
+    def watching(self) -> set[str]:
+        """Ids of the jobs this watcher follows."""
+        with self._lock:
+            return set(self._watched)
 
     def cancel(self, future: ClusterFuture) -> bool:
         """Cancel a future, then its job once every call of it is cancelled or done (the
@@ -76,7 +85,12 @@ class Watcher:
             watched.cancel_requested.add(future.index)
             whole_job = all(f.done() for f in watched.futures.values())
         self.target.store.set_states({future.job_id: State.CANCELLED})
-        if whole_job:
+        if whole_job and watched.held:  # never submitted: nothing runs anywhere
+            with self._lock:
+                self._watched.pop(future.job.job_id, None)
+            self.target.store.set_job_state(future.job.job_id, State.CANCELLED)
+            dependencies.cancel_dependents(self.target, future.job, elementwise_too=True)
+        elif whole_job:
             self.target.hooks.clustrix_cancel(jobs=[future.job], target=self.target)
             dependencies.cancel_dependents(self.target, future.job, elementwise_too=True)  # they wait for it
         return True
@@ -142,6 +156,9 @@ class Watcher:
     def poll(self, watched: list[Watched]) -> None:
         """One cycle: one batched status call, then settle every element that ended."""
         self.cycles += 1
+        watched = [w for w in watched if not w.held or self._released(w)]
+        if not watched:
+            return
         statuses = self.target.hooks.clustrix_status(jobs=[w.job for w in watched], target=self.target) or {}
         call_states: dict[str, State] = {}
         job_states: dict[str, State] = {}
@@ -181,6 +198,20 @@ class Watcher:
                     (future.set_result if ok else future.set_exception)(value)
         for w in finished:  # clean up after the results are out: it costs a round trip
             self._finish(w)
+
+    def _released(self, w: Watched) -> bool:
+        """Submit a held job whose parents all ended; on failure, its calls get the error."""
+        try:
+            w.held = not dependencies.release(self.target, w.job)
+        except Exception as exc:
+            log.warning("submitting job %s after its parents failed", w.job.job_id, exc_info=True)
+            with self._lock:
+                self._watched.pop(w.job.job_id, None)
+            for future in w.futures.values():
+                with contextlib.suppress(InvalidStateError):
+                    future.set_exception(exc)
+            return False
+        return not w.held
 
     def _settle(
         self,
