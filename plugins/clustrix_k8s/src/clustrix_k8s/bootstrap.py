@@ -75,6 +75,9 @@ def job_dir(payload, work):
     with open(os.path.join(jobdir, "manifest.json"), "w") as f:
         json.dump(manifest, f)
     shutil.copyfile(os.path.join(payload, "runner.py"), os.path.join(jobdir, "runner.py"))
+    for name in os.listdir(payload):  # results of the jobs whose futures it takes, signed with its key
+        if name.startswith("dep.") and name.endswith(".pkl"):
+            shutil.copyfile(os.path.join(payload, name), os.path.join(jobdir, name))
     with open(os.path.join(payload, "key"), "rb") as f:
         key = f.read()
     fd = os.open(os.path.join(jobdir, "key"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
