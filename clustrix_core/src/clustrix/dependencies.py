@@ -97,6 +97,8 @@ def _verified_entry(future: ClusterFuture) -> bytes:
     job = future.job
     element = job.element_of(future.index)
     path = job.result_path(element)
+    if future.exception() is None and not path.exists():
+        future.result()  # a value left on its host (OnHost): it has to travel now, through here
     if path.exists() and future.exception() is None:  # the value, as the parent's runner wrote it
         data = path.read_bytes()
         header, _, body = data.partition(b"\n")
@@ -118,6 +120,8 @@ def ship_finished(parents: Sequence[ClusterFuture], child: Job) -> None:
     key = (child.local_dir / runner.KEY_FILE).read_bytes()
     for future in parents:
         if not future.done() or future.cancelled():
+            continue
+        if future.exception() is None and read_in_place(future.job, future.index, _target_key(child)):
             continue
         body = pickle.dumps([_verified_entry(future)], protocol=4)
         path = Path(runner.dependency_file(str(child.local_dir), future.job_id))
@@ -265,6 +269,8 @@ def release(target: Target, job: Job) -> bool:
             if parent_id not in parent_target.watcher.watching():
                 lifecycle.attach_job(parent)
             return False
+        if state == State.COMPLETED.value and read_in_place(parent, index, target.key):
+            continue
         outcomes[call_id] = _recorded_entry(parent, index, state)
     key = (job.local_dir / runner.KEY_FILE).read_bytes()
     for call_id, entry in outcomes.items():
@@ -301,6 +307,63 @@ def needed(store: Store, job: Job) -> bool:
     return any(not State(row["state"]).terminal for row in store.dependents(job.job_id))
 
 
+#: in a job dir here: some of the job's values were left on the execution host (values_staying)
+ON_HOST_MARKER = "values-on-host"
+
+
+def values_staying(target: Target, job: Job, ended: Sequence[int], status: JobStatus) -> set[int]:
+    """The ended elements of ``job`` whose values stay on the execution host: every call of
+    them succeeded (their signed summary says so) and a job takes them there. Only a job
+    with dependents, run on another host: there, fetching its result would move every byte
+    of it through this machine for nothing (a dependent reads it where it is), so its
+    futures get :class:`~clustrix.future.OnHost` and ``result()`` fetches the value if it
+    is ever asked. Anything unclear (no summary, one that does not verify) is fetched."""
+    if str(job.local_dir) == job.remote_dir or not target.store.dependents(job.job_id):
+        return set()
+    staying: set[int] = set()
+    for element in ended:
+        if status.of(element) != State.COMPLETED:
+            continue
+        local = job.summary_path(element)
+        try:
+            if not target.transport.get(job.remote_summary(element), local):
+                continue
+            kinds = runner.read_summary(str(local), job_key(job.result_path(element)))
+        except Exception:
+            log.warning("the summary of job %s element %d cannot be read: fetching its result", job.job_id, element)
+            continue
+        if kinds == ["ok"] * len(job.calls_of(element)):
+            staying.add(element)
+    if staying:
+        (job.local_dir / ON_HOST_MARKER).touch()
+    return staying
+
+
+def read_in_place(parent: Job, index: int, child_target: str) -> bool:
+    """Whether a child on ``child_target`` reads the value of call ``index`` of ``parent``
+    where it is: on the same target, a value left on the host (``values_staying``), whose
+    job dir is kept for it. No dependency file then: not a byte through this machine."""
+    return (
+        _target_key(parent) == child_target
+        and (parent.local_dir / ON_HOST_MARKER).exists()
+        and not parent.result_path(parent.element_of(index)).exists()
+    )
+
+
+def _target_key(job: Job) -> str:
+    from .target import target_key  # the target imports the plugins, whose defaults import this module
+
+    return target_key(job.settings)
+
+
+def values_on_host(job: Job) -> bool:
+    """Whether values of ``job`` that were left on the host have not all been fetched: its
+    job dir there is then kept (``clustrix clean`` removes it)."""
+    if not (job.local_dir / ON_HOST_MARKER).exists():
+        return False
+    return any(not job.result_path(e).exists() for e in range(job.n_elements))
+
+
 def clean_released_parents(target: Target, job: Job) -> None:
     """Once ``job`` ended: remove the job dirs of its parents that succeeded and that no
     job still needs (their own clean-up was deferred for their dependents)."""
@@ -310,7 +373,12 @@ def clean_released_parents(target: Target, job: Job) -> None:
             parent, _, state = store.job(parent_id)
         except JobNotFound:
             continue
-        if state != State.COMPLETED.value or parent.settings.get("keep_files") or needed(store, parent):
+        if (
+            state != State.COMPLETED.value
+            or parent.settings.get("keep_files")
+            or needed(store, parent)
+            or values_on_host(parent)
+        ):
             continue
         try:
             target.hooks.clustrix_cleanup(job=parent, target=target)

@@ -197,6 +197,10 @@ class Job:
         """The result file of ``element`` on the execution host (written by the runner)."""
         return f"{self.remote_results_dir}/{element}.pkl"
 
+    def remote_summary(self, element: int) -> str:
+        """The signed list of what each call of ``element`` gave ("ok", "error"), next to its result."""
+        return f"{self.remote_results_dir}/{element}.summary"
+
     def remote_log(self, element: int | str, stream: str = "err") -> str:
         """stdout (``stream="out"``) or stderr of ``element`` on the execution host."""
         return f"{self.remote_logs_dir}/{element}.{stream}"
@@ -212,6 +216,10 @@ class Job:
     def result_path(self, element: int) -> Path:
         """Where the result file of ``element`` is read locally (fetched, or written here)."""
         return self.local_dir / "results" / f"{element}.pkl"
+
+    def summary_path(self, element: int) -> Path:
+        """Where the summary of ``element`` is read locally (see ``remote_summary``)."""
+        return self.local_dir / "results" / f"{element}.summary"
 
     def log_path(self, element: int, stream: str = "err") -> Path:
         """stdout/stderr of ``element`` in the local job dir (where the job ran here)."""

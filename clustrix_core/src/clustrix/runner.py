@@ -144,16 +144,45 @@ def write_atomic(path: str, data: bytes) -> None:
         os.close(dirfd)
 
 
+def summary_of(path: str) -> str:
+    """The summary next to a result file: ``results/E.pkl`` -> ``results/E.summary``."""
+    return path[: -len(".pkl")] + ".summary" if path.endswith(".pkl") else path + ".summary"
+
+
+def write_summary(path: str, outcomes: list, key: bytes) -> None:
+    """What each call's outcome is ("ok", "error", ...), signed like the result: lets the
+    client settle calls whose values it does not need here without fetching them."""
+    body = json.dumps([entry[0] for entry in outcomes]).encode()
+    write_atomic(summary_of(path), MAGIC + b" " + sign(key, body) + b"\n" + body)
+
+
+def read_summary(path: str, key: bytes) -> list:
+    """The kinds a summary file lists, after checking its signature (ValueError if forged)."""
+    with open(path, "rb") as f:
+        header, _, body = f.read().partition(b"\n")
+    magic, _, mac = header.partition(b" ")
+    if magic != MAGIC or not hmac.compare_digest(sign(key, body), mac):
+        raise ValueError(f"{path} is not signed with its job's key")
+    kinds = json.loads(body)
+    if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
+        raise ValueError(f"{path} does not list outcome kinds")
+    return kinds
+
+
 def publish(path: str, outcomes: list, key: bytes) -> None:
-    """Write the outcomes; if that fails (disk full, file-size limit), try a small error
-    result naming why, and re-raise if even that cannot be written."""
+    """Write the outcomes (their summary first: whoever sees the result finds it); if that
+    fails (disk full, file-size limit), try a small error result naming why, and re-raise
+    if even that cannot be written."""
     data = encode(outcomes, key)
     try:
+        write_summary(path, outcomes, key)
         write_atomic(path, data)
     except OSError as exc:
         err = OSError(f"the result ({len(data)} bytes) could not be written on the execution host: {exc}")
-        fallback = encode([("error", err, _type_name(err), str(err), "")] * len(outcomes), key)
+        failed = [("error", err, _type_name(err), str(err), "")] * len(outcomes)
+        fallback = encode(failed, key)
         try:
+            write_summary(path, failed, key)
             write_atomic(path, fallback)
         except OSError:
             raise exc from None

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import dependencies
 from .errors import ClustrixError, ResultCorrupted, ResultUnreadable, StatusUnavailable
+from .future import OnHost
 from .job import Job, JobStatus, State
 from .outcome import read_outcomes
 
@@ -173,13 +174,21 @@ class Watcher:
                 if status.state == State.RUNNING:
                     job_states[w.job.job_id] = State.RUNNING
                 continue
+            staying = dependencies.values_staying(self.target, w.job, ended, status)
             try:
-                self.target.hooks.clustrix_fetch(job=w.job, target=self.target, elements=ended)
+                fetched = [e for e in ended if e not in staying]
+                if fetched:
+                    self.target.hooks.clustrix_fetch(job=w.job, target=self.target, elements=fetched)
             except Exception:  # this job's files could not be fetched: retry it next cycle, go on with the rest
                 log.warning("fetching the results of job %s failed; retrying", w.job.job_id, exc_info=True)
                 continue
             for element in ended:
-                self._settle(w, element, status, call_states, outcomes)
+                if element in staying:  # succeeded; its values stay on the host for the jobs taking them
+                    for i in w.job.calls_of(element):
+                        call_states[w.job.call_id(i)] = State.COMPLETED
+                        outcomes.append((w.futures.get(i), True, OnHost()))
+                else:
+                    self._settle(w, element, status, call_states, outcomes)
                 w.open_elements.discard(element)
             if not w.open_elements:
                 # every element ended but not every call succeeded: a final state, never COMPLETED/RUNNING
@@ -266,7 +275,12 @@ class Watcher:
         with self._lock:
             self._watched.pop(w.job.job_id, None)
         # a job whose results a job still waiting takes keeps its files until that one ends
-        if w.ok and not w.job.settings.get("keep_files") and not dependencies.needed(self.target.store, w.job):
+        if (
+            w.ok
+            and not w.job.settings.get("keep_files")
+            and not dependencies.needed(self.target.store, w.job)
+            and not dependencies.values_on_host(w.job)
+        ):
             try:
                 self.target.hooks.clustrix_cleanup(job=w.job, target=self.target)
             except Exception:
