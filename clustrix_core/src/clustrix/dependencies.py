@@ -215,7 +215,8 @@ def release_stranded(target: Target, job: Job) -> None:
     """After ``job`` ended with a call that left no result (killed, cancelled, lost): cancel
     the jobs waiting for all of it, which their scheduler may hold forever (Slurm kills
     them itself: ``--kill-on-invalid-dep``)."""
-    if any(not job.result_path(e).exists() for e in range(job.n_elements)):
+    # an element whose values stayed on the host (values_staying) has its result there
+    if any(not job.result_path(e).exists() and not job.summary_path(e).exists() for e in range(job.n_elements)):
         cancel_dependents(target, job, elementwise_too=False)
 
 
