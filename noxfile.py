@@ -77,7 +77,7 @@ def bench(session: nox.Session) -> None:
     install_all(session)
     session.install("joblib", "submitit")
     session.run("python", "benchmarks/local.py")
-    for name in ("ssh", "slurm"):
+    for name in ("ssh", "slurm", "pipeline"):
         if os.path.exists(f"benchmarks/{name}.py"):
             session.run("python", f"benchmarks/{name}.py")
 

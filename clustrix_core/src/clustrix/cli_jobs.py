@@ -15,6 +15,7 @@ from typing import Any
 import click
 import cloudpickle
 
+from . import dependencies
 from .cli_output import Age, Failed, ago, echo_json, masked_settings, table
 from .errors import JobNotFound
 from .job import State
@@ -38,6 +39,7 @@ def _row_json(row: sqlite3.Row, store: Store, show_env: bool = False) -> dict[st
     data["settings"] = masked_settings(json.loads(data["settings"]), show_env)
     data["target"] = json.loads(data["target"])
     data["calls"] = {str(k): v for k, v in store.call_states(row["job_id"]).items()}
+    data["waits_for"] = dependencies.waits_for(store, row["job_id"], row["state"])
     return data
 
 
@@ -70,7 +72,8 @@ def jobs(
 
     States are as last recorded by any process that watched the job; `clustrix status`
     asks the backend for fresh ones. CALLS is the number of calls (futures) in the job,
-    with a count per state for a `.map()` array. The values of a job's `env` setting
+    with a count per state for a `.map()` array. WAITS FOR names the jobs whose results a
+    job not yet ended takes and that have not succeeded yet (its scheduler holds it). The values of a job's `env` setting
     often hold tokens: --json masks them unless --show-env is given.
 
     \b
@@ -106,7 +109,7 @@ def jobs(
     now = time.time()
     click.echo(
         table(
-            ["JOB", "FUNCTION", "BACKEND", "HOST", "STATE", "CALLS", "SUBMITTED"],
+            ["JOB", "FUNCTION", "BACKEND", "HOST", "STATE", "CALLS", "SUBMITTED", "WAITS FOR"],
             [
                 (
                     r["job_id"],
@@ -116,6 +119,7 @@ def jobs(
                     with_attempt(r["state"], r["attempt"], r["settings"]),
                     _calls_summary(store, r["job_id"], r["n_calls"]),
                     ago(r["created"], now),
+                    ", ".join(dependencies.waits_for(store, r["job_id"], r["state"])) or "-",
                 )
                 for r in rows
             ],
@@ -396,6 +400,9 @@ def cancel(job_ids: tuple[str, ...]) -> None:
             continue
         store.set_job_state(job.job_id, State.CANCELLED)
         click.echo(f"cancelled {job.job_id}")
+        for child in dependencies.cancel_dependents(target, job, elementwise_too=True):
+            store.set_job_state(child, State.CANCELLED)
+            click.echo(f"cancelled {child} (it waited for {job.job_id})")
     if problems:
         raise Failed("\n".join(problems))
 

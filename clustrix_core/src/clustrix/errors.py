@@ -215,3 +215,24 @@ class StoreError(ClustrixError):
 
 class StoreBusy(StoreError):
     """Another process held the job store's lock for longer than the store waits."""
+
+
+class DependencyFailed(JobFailed):
+    """A call this one takes as an argument (a :class:`~clustrix.ClusterFuture` passed in)
+    failed, so this call never ran. ``parent_id`` names that call; its exception is the
+    ``__cause__``. Fix the parent's failure and submit both again."""
+
+    what = "a job it depends on failed"
+
+    def __init__(self, message: str = "", *, parent_id: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.parent_id = parent_id
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_dependency_failed, (self.args[0], self.job_id, self.parent_id))
+
+
+def _rebuild_dependency_failed(text, job_id, parent_id):  # type: ignore[no-untyped-def]
+    err = _rebuild_job_failed(DependencyFailed, text, job_id, None, "")
+    err.parent_id = parent_id
+    return err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Generator
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,43 @@ if TYPE_CHECKING:
     from .target import Target
 
 log = logging.getLogger("clustrix")
+
+
+class OnHost:
+    """The value of a call that succeeded and stayed on the execution host: a job's result
+    that only dependent jobs were to read there (see :mod:`clustrix.dependencies`). The
+    future holds this until ``result()`` is first asked, which fetches the value."""
+
+    _lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return "<value on the execution host>"
+
+    @classmethod
+    def fetch(cls, future: ClusterFuture) -> Any:
+        from .errors import ClustrixError, ResultCorrupted, ResultUnreadable
+        from .outcome import read_outcomes
+
+        job = future.job
+        element = job.element_of(future.index)
+        path = job.result_path(element)
+        with cls._lock:
+            try:
+                if not path.exists():
+                    future.target.hooks.clustrix_fetch(job=job, target=future.target, elements=[element])
+                entry = read_outcomes(path)[future.index - job.calls_of(element).start]
+            except ClustrixError:
+                raise
+            except Exception as exc:
+                raise ResultUnreadable(
+                    f"the value of job {future.job_id} stayed on the execution host ({job.remote_dir}) for the jobs "
+                    f"that took it, and fetching it failed: {type(exc).__name__}: {exc}. `clustrix clean` removes "
+                    "such job dirs; keep them until you have read the values you want."
+                ) from exc
+        if entry[0] != "ok":
+            raise ResultCorrupted(f"job {future.job_id}: its summary said it returned, its result says {entry[0]!r}")
+        future._keep_value(entry[1])
+        return entry[1]
 
 
 class ClusterFuture(Future[Any]):
@@ -54,7 +92,7 @@ class ClusterFuture(Future[Any]):
         Interrupted (Ctrl-C), it leaves the job running and says how to cancel it.
         """
         try:
-            return super().result(timeout)
+            return self._fetched(super().result(timeout))
         except KeyboardInterrupt:
             if not self.done():
                 log.warning(
@@ -74,7 +112,7 @@ class ClusterFuture(Future[Any]):
         What a blocking call ``f(x)`` does: the caller gave up on the job it started.
         """
         try:
-            return super().result()
+            return self._fetched(super().result())
         except KeyboardInterrupt:
             try:
                 cancelled = self.cancel()
@@ -94,6 +132,14 @@ class ClusterFuture(Future[Any]):
                         "clustrix: interrupted: cancelled job %s (%s %s)", self.job_id, self.job.backend, self.native_id
                     )
             raise
+
+    def _fetched(self, value: Any) -> Any:
+        """The value; one left on the execution host (:class:`OnHost`) is fetched now."""
+        return OnHost.fetch(self) if isinstance(value, OnHost) else value
+
+    def _keep_value(self, value: Any) -> None:
+        with self._condition:
+            self._result = value
 
     def cancel(self) -> bool:
         if self.done():

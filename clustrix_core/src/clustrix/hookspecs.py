@@ -30,7 +30,8 @@ are registered ``trylast``). A hook raising is never silently dropped: what the 
 does with the exception is written under each hook.
 
 Threads: ``clustrix_submit``, ``clustrix_stage`` and ``clustrix_render`` run in the
-thread that submits; ``clustrix_status``, ``clustrix_fetch``, ``clustrix_extract_error``
+thread that submits (for a job held until the jobs whose results it takes have ended:
+in the watcher thread that releases it); ``clustrix_status``, ``clustrix_fetch``, ``clustrix_extract_error``
 and ``clustrix_cleanup`` in the target's watcher thread (one per target); cancel in the
 thread calling ``Future.cancel()`` or the ``clustrix cancel`` command. Several targets
 mean several watcher threads, so a plugin's own state is shared between threads: guard
@@ -131,6 +132,22 @@ def clustrix_submit(job: Job, target: Target) -> str | None:
     scheduler's message when it refuses: the exception reaches the caller of ``submit``
     and the job is recorded as REJECTED (any other exception: FAILED). A hookwrapper
     (``@hookimpl(wrapper=True)``) sees every submission of every backend.
+    """
+
+
+@hookspec(firstresult=True)
+def clustrix_scheduler_dependencies(target: Target) -> Sequence[str] | None:
+    """The dependencies the backend's scheduler can hold a job for, until other jobs of the
+    same target succeeded (Slurm ``--dependency``, PBS ``-W depend``, SGE ``-hold_jid``).
+
+    :return: the kinds ``clustrix_submit`` honours through ``job.after`` (the jobs that
+        must succeed first): "all" (every element of each) and, optionally,
+        "elementwise" (``job.after_elementwise``: element i waits for element i of the one
+        job in ``job.after``). ``None`` (not implemented): the core submits a job whose
+        arguments are futures only once their jobs have ended.
+
+    Optional; :class:`~clustrix.batch.BatchScheduler` answers for its plugins from their
+    ``dependency_kinds``. Called in the submitting thread; must not contact the host.
     """
 
 

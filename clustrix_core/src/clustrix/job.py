@@ -46,6 +46,7 @@ class State(enum.StrEnum):
     """Where a job or one of its elements is; the terminal ones end a future."""
 
     SUBMITTING = "SUBMITTING"
+    HELD = "HELD"  # packaged, submitted by a watcher once the jobs it takes results of ended
     PENDING = "PENDING"
     RUNNING = "RUNNING"
     COMPLETED = "COMPLETED"  # exited 0: results/E.pkl says whether each call returned or raised
@@ -60,7 +61,7 @@ class State(enum.StrEnum):
 
     @property
     def terminal(self) -> bool:
-        return self not in (State.SUBMITTING, State.PENDING, State.RUNNING)
+        return self not in (State.SUBMITTING, State.HELD, State.PENDING, State.RUNNING)
 
 
 @dataclass
@@ -138,6 +139,11 @@ class Job:
     native_id: str | None = None
     created: float = field(default_factory=time.time)
     attempt: int = 1
+    #: jobs of the same target this one waits for (its arguments hold their futures); set
+    #: at submission for a backend with scheduler dependencies, see clustrix.dependencies
+    after: list[Job] = field(default_factory=list)
+    #: element i waits only for element i of the one job in ``after`` (same packing)
+    after_elementwise: bool = False
 
     @property
     def n_elements(self) -> int:
@@ -195,6 +201,10 @@ class Job:
         """The result file of ``element`` on the execution host (written by the runner)."""
         return f"{self.remote_results_dir}/{element}.pkl"
 
+    def remote_summary(self, element: int) -> str:
+        """The signed list of what each call of ``element`` gave ("ok", "error"), next to its result."""
+        return f"{self.remote_results_dir}/{element}.summary"
+
     def remote_log(self, element: int | str, stream: str = "err") -> str:
         """stdout (``stream="out"``) or stderr of ``element`` on the execution host."""
         return f"{self.remote_logs_dir}/{element}.{stream}"
@@ -215,6 +225,10 @@ class Job:
     def set_aside_name(element: int, attempt: int) -> str:
         """The name a retried element's result file of ``attempt`` is moved to, in ``results/``."""
         return f"{element}.attempt-{attempt}.pkl"
+
+    def summary_path(self, element: int) -> Path:
+        """Where the summary of ``element`` is read locally (see ``remote_summary``)."""
+        return self.local_dir / "results" / f"{element}.summary"
 
     def log_path(self, element: int, stream: str = "err") -> Path:
         """stdout/stderr of ``element`` in the local job dir (where the job ran here)."""
@@ -286,8 +300,10 @@ def _unpicklable_reference(func: Callable[..., Any]) -> str | None:
 
 def dumps_arguments(calls: Sequence[tuple[tuple[Any, ...], dict[str, Any]]], first_index: int) -> bytes:
     """Pickle the (args, kwargs) of some calls; on failure, name the argument at fault."""
+    from .dependencies import dumps_calls, futures_in  # futures are what a job makes: imported late
+
     try:
-        return cloudpickle.dumps(list(calls))
+        return dumps_calls(calls) if futures_in(list(calls)) else cloudpickle.dumps(list(calls))
     except Exception:
         for offset, (args, kwargs) in enumerate(calls):
             named = [(f"argument {i}", a) for i, a in enumerate(args)]
@@ -330,6 +346,8 @@ def package(
     Everything is pickled here, before anything is sent, so an unpicklable function or
     argument fails in ``submit`` with a message naming it.
     """
+    from .dependencies import parents_of
+
     func_blob = dumps_function(func)
     job_id = new_job_id()
     local_dir = home / "jobs" / job_id
@@ -348,7 +366,11 @@ def package(
     for element in range(job.n_elements):
         span = job.calls_of(element)
         chunk = calls[span.start : span.stop]
-        elements.append({"blob": blobs.put(dumps_arguments(chunk, span.start)), "calls": [span.start, span.stop]})
+        spec: dict[str, Any] = {"blob": blobs.put(dumps_arguments(chunk, span.start)), "calls": [span.start, span.stop]}
+        parents = parents_of(chunk)
+        if parents:  # the calls whose results this element takes (see clustrix.dependencies)
+            spec["parents"] = [f.job_id for f in parents]
+        elements.append(spec)
     manifest = {
         "format": 2,
         "job_id": job_id,

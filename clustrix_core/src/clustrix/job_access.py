@@ -42,7 +42,8 @@ class Recorded:
     def of(cls, job: Job, state: str) -> Recorded:
         target = target_for(job.settings)
         futures = {i: ClusterFuture(job, i, target) for i in range(job.n_calls)}
-        return cls(job, State(state), target, Watched(job, futures, set(range(job.n_elements))))
+        held = State(state) == State.HELD  # its parents have not all ended: polling submits it when they have
+        return cls(job, State(state), target, Watched(job, futures, set(range(job.n_elements)), waiting=held))
 
     def futures(self, index: int | None) -> list[ClusterFuture]:
         """The future of one call, or of every call when ``index`` is None."""

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import config
+from . import config, dependencies
 from .environment import captured_requirements, requirements_of
 from .errors import ConfigError, PluginContractError, StoreError, SubmissionRejected
 from .future import ClusterFuture
@@ -67,6 +67,7 @@ def submit(func: Callable[..., Any], calls: Sequence[Call], overrides: Mapping[s
         # what the environment step will replicate on the host: named and imported packages
         wanted = requirements_of(settings) + captured_requirements(func)
         settings["requirements"] = sorted(set(wanted))
+    parents, held = dependencies.prepare(calls, target)  # futures passed as arguments: their jobs come first
     job = package(  # 2. package: pickled and checked here, so bad input fails before sending
         func,
         calls,
@@ -78,6 +79,22 @@ def submit(func: Callable[..., Any], calls: Sequence[Call], overrides: Mapping[s
     )
     make_private([job.local_dir, *(target.home / "blobs" / b for b in target.blobs_needed(job))])
     store.record(job, target.key)  # 3. recorded before anything can be lost
+    if held:  # the watcher submits it once its parents have ended (see clustrix.dependencies)
+        return dependencies.hold(job, parents, target)
+    try:
+        dependencies.attach(job, calls, parents, target)  # what the scheduler holds the job for
+    except BaseException:
+        store.set_states({job.call_id(i): State.FAILED for i in range(job.n_calls)}, {job.job_id: State.FAILED})
+        raise
+    launch(job, target)
+    futures = [ClusterFuture(job, i, target) for i in range(job.n_calls)]
+    target.watcher.watch(job, futures)  # 7. watch; return and clean up follow there
+    return futures
+
+
+def launch(job: Job, target: Target) -> None:
+    """Steps 4 to 6 for a recorded job: environment, stage, submit, native id recorded."""
+    store = target.store
     try:
         check_job(job, target)  # a work dir other users can change is refused before anything goes there
         target.hooks.clustrix_prepare_environment(job=job, target=target)  # 4. environment
@@ -99,9 +116,6 @@ def submit(func: Callable[..., Any], calls: Sequence[Call], overrides: Mapping[s
         store.set_native_id(job.job_id, job.native_id, job.attempt)
     except Exception as exc:
         raise _unrecorded(target, job, exc) from exc
-    futures = [ClusterFuture(job, i, target) for i in range(job.n_calls)]
-    target.watcher.watch(job, futures)  # 7. watch; return and clean up follow there
-    return futures
 
 
 def _forget(target: Target, job: Job) -> None:

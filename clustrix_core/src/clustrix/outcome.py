@@ -33,7 +33,7 @@ from .errors import (
     ResultForged,
     ResultUnreadable,
 )
-from .runner import KEY_FILE, MAGIC, sign
+from .runner import DEPENDENCY_FAILED, KEY_FILE, MAGIC, sign
 
 OLD_MAGIC = b"CLUSTRIX1"
 
@@ -138,6 +138,10 @@ def _tamed(exc: BaseException, type_name: str, message: str, call_id: str) -> Ex
 def exception_of(entry: tuple[Any, ...], call_id: str) -> BaseException:
     """The exception an ``("error", ...)`` entry describes, with the remote traceback noted."""
     _, exc, type_name, message, tb = entry
+    if exc is None and type_name == DEPENDENCY_FAILED:
+        from .dependencies import dependency_error
+
+        return dependency_error(message, tb, call_id)
     if exc is None:
         exc = RemoteError(type_name, message)
     elif not isinstance(exc, Exception):

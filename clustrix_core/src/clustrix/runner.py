@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import io
 import json
 import os
 import pickle
@@ -77,7 +78,9 @@ def load_blob(jobdir: str, manifest: dict, digest: str) -> object:
 
 def run_calls(func: Any, calls: Any, checkpoints: Any = None) -> list:
     """Outcomes of the calls; every exception is recorded, SystemExit and KeyboardInterrupt
-    included, so nothing the function raises ends the runner without a result.
+    included, so nothing the function raises ends the runner without a result. A call
+    taking the result of a call that failed does not run: it gets a DependencyFailed error
+    naming that call.
 
     ``checkpoints`` (a :class:`Checkpoints`) gives each call its checkpoint file and turns
     the calls left after a stop warning into requeue entries.
@@ -86,6 +89,10 @@ def run_calls(func: Any, calls: Any, checkpoints: Any = None) -> list:
     for i, (args, kwargs) in enumerate(calls):
         if checkpoints is not None and checkpoints.stop_reason():
             outcomes.append(("requeue", checkpoints.stop_reason()))
+            continue
+        failed = _failed_in((args, kwargs))  # it takes the result of a call that failed: it does not run
+        if failed is not None:
+            outcomes.append(failed.outcome())
             continue
         if checkpoints is not None:
             checkpoints.enter(i)
@@ -263,16 +270,45 @@ def write_atomic(path: str, data: bytes) -> None:
         os.close(dirfd)
 
 
+def summary_of(path: str) -> str:
+    """The summary next to a result file: ``results/E.pkl`` -> ``results/E.summary``."""
+    return path[: -len(".pkl")] + ".summary" if path.endswith(".pkl") else path + ".summary"
+
+
+def write_summary(path: str, outcomes: list, key: bytes) -> None:
+    """What each call's outcome is ("ok", "error", ...), signed like the result: lets the
+    client settle calls whose values it does not need here without fetching them."""
+    body = json.dumps([entry[0] for entry in outcomes]).encode()
+    write_atomic(summary_of(path), MAGIC + b" " + sign(key, body) + b"\n" + body)
+
+
+def read_summary(path: str, key: bytes) -> list:
+    """The kinds a summary file lists, after checking its signature (ValueError if forged)."""
+    with open(path, "rb") as f:
+        header, _, body = f.read().partition(b"\n")
+    magic, _, mac = header.partition(b" ")
+    if magic != MAGIC or not hmac.compare_digest(sign(key, body), mac):
+        raise ValueError(f"{path} is not signed with its job's key")
+    kinds = json.loads(body)
+    if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
+        raise ValueError(f"{path} does not list outcome kinds")
+    return kinds
+
+
 def publish(path: str, outcomes: list, key: bytes) -> None:
-    """Write the outcomes; if that fails (disk full, file-size limit), try a small error
-    result naming why, and re-raise if even that cannot be written."""
+    """Write the outcomes (their summary first: whoever sees the result finds it); if that
+    fails (disk full, file-size limit), try a small error result naming why, and re-raise
+    if even that cannot be written."""
     data = encode(outcomes, key)
     try:
+        write_summary(path, outcomes, key)
         write_atomic(path, data)
     except OSError as exc:
         err = OSError(f"the result ({len(data)} bytes) could not be written on the execution host: {exc}")
-        fallback = encode([("error", err, _type_name(err), str(err), "")] * len(outcomes), key)
+        failed = [("error", err, _type_name(err), str(err), "")] * len(outcomes)
+        fallback = encode(failed, key)
         try:
+            write_summary(path, failed, key)
             write_atomic(path, fallback)
         except OSError:
             raise exc from None
@@ -443,7 +479,7 @@ def run_element(jobdir: str, element: int) -> None:
         with checkpoints.warnings_caught() if checkpoints else contextlib.nullcontext():
             try:
                 func = load_blob(jobdir, manifest, manifest["function"])
-                calls = load_blob(jobdir, manifest, spec["blob"])
+                calls = load_calls(jobdir, manifest, spec["blob"], key)
             except BaseException as exc:
                 tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
                 n = spec["calls"][1] - spec["calls"][0]
@@ -451,6 +487,111 @@ def run_element(jobdir: str, element: int) -> None:
             else:
                 outcomes = run_calls(func, calls, checkpoints)
         publish(result, outcomes, key)
+
+
+# --- pipelines: arguments that are other calls' results (see clustrix.dependencies) ---
+
+#: the persistent id tag of a reference to another call's result
+REFERENCE = "clustrix-result"
+DEPENDENCY_FAILED = "clustrix.errors.DependencyFailed"
+
+
+class FailedDependency:
+    """Stands in for the value of a call that failed: the call taking it does not run."""
+
+    def __init__(self, parent: str, type_name: str, message: str, tb: str) -> None:
+        self.parent, self.type_name, self.message, self.tb = parent, type_name, message, tb
+
+    def outcome(self) -> tuple:
+        text = json.dumps({"parent": self.parent, "type": self.type_name, "message": self.message})
+        return ("error", None, DEPENDENCY_FAILED, text, self.tb)
+
+
+def dependency_file(jobdir: str, parent: str) -> str:
+    """Where the client puts a parent call's outcome (signed with THIS job's key) when the
+    parent's own job dir is not on this host or no longer holds it."""
+    return os.path.join(jobdir, f"dep.{parent}.pkl")
+
+
+def read_signed(path: str, key: bytes) -> list:
+    """The list of per-call outcome pickles in a result file, after checking its HMAC."""
+    with open(path, "rb") as f:
+        data = f.read()
+    header, _, body = data.partition(b"\n")
+    parts = header.split(b" ")
+    if len(parts) != 2 or parts[0] != MAGIC or not hmac.compare_digest(sign(key, body), parts[1]):
+        raise RuntimeError(f"{path} is not an authentic Clustrix result; refusing to unpickle it")
+    entries = _BytesOnly(io.BytesIO(body)).load()
+    if not isinstance(entries, list) or not all(isinstance(e, bytes) for e in entries):
+        raise RuntimeError(f"{path}: authenticated but not a list of outcomes")
+    return entries
+
+
+class _BytesOnly(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        raise pickle.UnpicklingError(f"a result file's outer layer may not name {module}.{name}")
+
+
+class ReferenceResolver(pickle.Unpickler):
+    """Unpickles a job's calls; a reference to another call's result becomes its value
+    (read from the child's ``dep.*.pkl`` if present, else from the parent's result file
+    in its job dir, each checked with the key of the job that signed it), or a
+    :class:`FailedDependency` when that call failed or left no result."""
+
+    def __init__(self, file: Any, jobdir: str, key: bytes, cache: dict) -> None:
+        super().__init__(file)
+        self.jobdir, self.key, self.cache = jobdir, key, cache
+
+    def persistent_load(self, pid: Any) -> Any:
+        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == REFERENCE):
+            raise pickle.UnpicklingError(f"unknown persistent reference {pid!r}")
+        _, parent, parent_dir, element, offset = pid
+        local = dependency_file(self.jobdir, parent)
+        if os.path.exists(local):
+            raw = read_signed(local, self.key)[0]
+        else:
+            path = os.path.join(parent_dir, "results", f"{int(element)}.pkl")
+            if path not in self.cache:
+                if not os.path.exists(path):
+                    why = "it ended without a result (killed, cancelled, or its files were removed)"
+                    return FailedDependency(parent, "clustrix.errors.JobFailed", why, "")
+                self.cache[path] = read_signed(path, read_key(parent_dir))
+            raw = self.cache[path][int(offset)]
+        entry = cloudpickle.loads(raw)
+        if entry[0] == "ok":
+            return entry[1]
+        if entry[2] == DEPENDENCY_FAILED:  # the parent never ran either: name the first call that failed
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                root = json.loads(entry[3])
+                message = f"{root['message']} (in job {root['parent']}, whose result job {parent} took)"
+                return FailedDependency(parent, root["type"], message, entry[4])
+        return FailedDependency(parent, entry[2], entry[3], entry[4])
+
+
+def load_calls(jobdir: str, manifest: dict, digest: str, key: bytes) -> list:
+    """The element's (args, kwargs) calls, references to other calls' results resolved."""
+    path = os.path.join(jobdir, manifest["blobs"], digest)
+    with open(path, "rb") as f:
+        data = f.read()
+    if hashlib.sha256(data).hexdigest() != digest:
+        raise RuntimeError(f"payload {path} is corrupted: its sha256 is not {digest}")
+    return ReferenceResolver(io.BytesIO(data), jobdir, key, {}).load()
+
+
+def _failed_in(value: Any, depth: int = 0) -> Any:
+    if isinstance(value, FailedDependency):
+        return value
+    if depth < 50 and isinstance(value, (list, tuple)):
+        items: Any = value
+    elif depth < 50 and isinstance(value, dict):
+        items = [*value.keys(), *value.values()]
+    else:
+        return None
+    for item in items:
+        found = _failed_in(item, depth + 1)
+        if found is not None:
+            return found
+    return None
 
 
 def main(argv: list) -> int:

@@ -98,7 +98,7 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE jobs SET finished = updated WHERE state NOT IN ('SUBMITTING', 'PENDING', 'RUNNING');
     CREATE INDEX jobs_by_state ON jobs(state);
     """,
-    # retries: every submission of a job is an attempt; the job row follows the current one
+    # 3: retries: every submission of a job is an attempt; the job row follows the current one
     """
     CREATE TABLE attempts (
         job_id TEXT NOT NULL REFERENCES jobs(job_id) ON DELETE CASCADE,
@@ -117,6 +117,16 @@ MIGRATIONS: tuple[str, ...] = (
                json_object('memory', json_extract(settings, '$.memory'), 'time', json_extract(settings, '$.time')),
                created
         FROM jobs;
+    """,
+    # 4: pipelines: a child job takes results of parent jobs (clustrix.dependencies)
+    """
+    CREATE TABLE dependencies (
+        parent_job TEXT NOT NULL,
+        child_job TEXT NOT NULL REFERENCES jobs(job_id) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        PRIMARY KEY (parent_job, child_job)
+    );
+    CREATE INDEX dependencies_by_child ON dependencies(child_job);
     """,
 )
 #: the settings an attempt's record keeps (what retries may escalate, and what it ran with)
@@ -595,6 +605,27 @@ class Store:
 
     def count_jobs(self) -> int:
         return int(self._read("SELECT COUNT(*) FROM jobs")[0][0])
+
+    # --- pipelines (see clustrix.dependencies) ---------------------------------------
+
+    def add_dependencies(self, child_job: str, parent_jobs: Sequence[str], kind: str) -> None:
+        """Record that ``child_job`` takes results of ``parent_jobs`` (before it is staged);
+        ``kind``: "all", or "elementwise" (element i waits for the parent's element i)."""
+        self._write(
+            [("INSERT OR IGNORE INTO dependencies VALUES (?,?,?)", (parent, child_job, kind)) for parent in parent_jobs]
+        )
+
+    def dependents(self, parent_job: str) -> list[sqlite3.Row]:
+        """The jobs taking results of ``parent_job``: rows of (job_id, state, kind)."""
+        return self._read(
+            "SELECT j.job_id, j.state, d.kind FROM dependencies d JOIN jobs j ON j.job_id = d.child_job WHERE d.parent_job=?",
+            (parent_job,),
+        )
+
+    def parents(self, child_job: str) -> list[str]:
+        """The jobs ``child_job`` takes results of."""
+        rows = self._read("SELECT parent_job FROM dependencies WHERE child_job=?", (child_job,))
+        return [r["parent_job"] for r in rows]
 
     def close(self) -> None:
         with self._lock:

@@ -23,7 +23,7 @@ from concurrent.futures import InvalidStateError
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import retry
+from . import dependencies, retry
 from .errors import (
     ClustrixError,
     JobFailed,
@@ -33,6 +33,7 @@ from .errors import (
     SubmissionRejected,
 )
 from .failures import typed_failure
+from .future import OnHost
 from .job import Job, JobStatus, State
 from .outcome import read_outcomes
 
@@ -59,6 +60,8 @@ class Watched:
     #: elements of the current attempt that run again in the next one, with their last status
     plan: retry.Retry = field(default_factory=retry.Retry)
     held: dict[int, tuple[JobStatus, Read]] = field(default_factory=dict)
+    #: recorded HELD: submitted by the watcher once its parents ended (clustrix.dependencies)
+    waiting: bool = False
 
 
 def _read(job: Job, element: int) -> Read:
@@ -91,13 +94,20 @@ class Watcher:
         self.cycles = 0  # status calls made, for tests and `clustrix doctor`
         _watchers.add(self)
 
-    def watch(self, job: Job, futures: list[ClusterFuture]) -> None:
+    def watch(self, job: Job, futures: list[ClusterFuture], waiting: bool = False) -> None:
         with self._lock:
-            self._watched[job.job_id] = Watched(job, {f.index: f for f in futures}, set(range(job.n_elements)))
+            self._watched[job.job_id] = Watched(
+                job, {f.index: f for f in futures}, set(range(job.n_elements)), waiting=waiting
+            )
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name=f"clustrix-watcher-{job.backend}", daemon=True)
                 self._thread.start()
         self._wake.set()
+
+    def watching(self) -> set[str]:
+        """Ids of the jobs this watcher follows."""
+        with self._lock:
+            return set(self._watched)
 
     def cancel(self, future: ClusterFuture) -> bool:
         """Cancel a future, then its job once every call of it is cancelled or done (the
@@ -113,8 +123,14 @@ class Watcher:
             watched.cancel_requested.add(future.index)
             whole_job = all(f.done() for f in watched.futures.values())
         self.target.store.set_states({future.job_id: State.CANCELLED})
-        if whole_job:
+        if whole_job and watched.waiting:  # never submitted: nothing runs anywhere
+            with self._lock:
+                self._watched.pop(future.job.job_id, None)
+            self.target.store.set_job_state(future.job.job_id, State.CANCELLED)
+            dependencies.cancel_dependents(self.target, future.job, elementwise_too=True)
+        elif whole_job:
             self.target.hooks.clustrix_cancel(jobs=[future.job], target=self.target)
+            dependencies.cancel_dependents(self.target, future.job, elementwise_too=True)  # they wait for it
         return True
 
     def _interval(self) -> float:
@@ -181,6 +197,7 @@ class Watcher:
         self.cycles += 1
         # a job between two attempts has no native id: follow it to the next one first
         watched = [w for w in watched if w.job.native_id is not None or w.job.attempt == 1 or self._followed(w)]
+        watched = [w for w in watched if not w.waiting or self._released(w)]
         if not watched:
             return
         statuses = self.target.hooks.clustrix_status(jobs=[w.job for w in watched], target=self.target) or {}
@@ -199,15 +216,23 @@ class Watcher:
                 if status.state == State.RUNNING:
                     job_states[w.job.job_id] = State.RUNNING
                 continue
+            staying = dependencies.values_staying(self.target, w.job, ended, status)
             try:
-                self.target.hooks.clustrix_fetch(job=w.job, target=self.target, elements=ended)
+                fetched = [e for e in ended if e not in staying]
+                if fetched:
+                    self.target.hooks.clustrix_fetch(job=w.job, target=self.target, elements=fetched)
             except Exception:  # this job's files could not be fetched: retry it next cycle, go on with the rest
                 log.warning("fetching the results of job %s failed; retrying", w.job.job_id, exc_info=True)
                 continue
             for element in ended:
-                read = _read(w.job, element)
-                if not self._held_for_retry(w, element, status, read):
-                    self._settle(w, element, status, read, call_states, outcomes)
+                if element in staying:  # succeeded; its values stay on the host for the jobs taking them
+                    for i in w.job.calls_of(element):
+                        call_states[w.job.call_id(i)] = State.COMPLETED
+                        outcomes.append((w.futures.get(i), True, OnHost()))
+                else:
+                    read = _read(w.job, element)
+                    if not self._held_for_retry(w, element, status, read):
+                        self._settle(w, element, status, read, call_states, outcomes)
                 w.open_elements.discard(element)
             if w.open_elements:
                 job_states[w.job.job_id] = State.RUNNING
@@ -302,6 +327,20 @@ class Watcher:
         if all(f.done() for f in w.futures.values()):  # every call cancelled meanwhile
             self.target.hooks.clustrix_cancel(jobs=[w.job], target=self.target)
 
+    def _released(self, w: Watched) -> bool:
+        """Submit a held job whose parents all ended; on failure, its calls get the error."""
+        try:
+            w.waiting = not dependencies.release(self.target, w.job)
+        except Exception as exc:
+            log.warning("submitting job %s after its parents failed", w.job.job_id, exc_info=True)
+            with self._lock:
+                self._watched.pop(w.job.job_id, None)
+            for future in w.futures.values():
+                with contextlib.suppress(InvalidStateError):
+                    future.set_exception(exc)
+            return False
+        return not w.waiting
+
     def _settle(
         self,
         w: Watched,
@@ -379,11 +418,20 @@ class Watcher:
     def _finish(self, w: Watched) -> None:
         with self._lock:
             self._watched.pop(w.job.job_id, None)
-        if w.ok and not w.job.settings.get("keep_files"):
+        # a job whose results a job still waiting takes keeps its files until that one ends
+        if (
+            w.ok
+            and not w.job.settings.get("keep_files")
+            and not dependencies.needed(self.target.store, w.job)
+            and not dependencies.values_on_host(w.job)
+        ):
             try:
                 self.target.hooks.clustrix_cleanup(job=w.job, target=self.target)
             except Exception:
                 log.warning("cleanup of job %s failed", w.job.job_id, exc_info=True)
+        if not w.ok:  # a job waiting for one that lost a call would be held forever
+            dependencies.release_stranded(self.target, w.job)
+        dependencies.clean_released_parents(self.target, w.job)
 
 
 _watchers: weakref.WeakSet[Watcher] = weakref.WeakSet()

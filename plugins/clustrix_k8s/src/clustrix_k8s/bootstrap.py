@@ -76,6 +76,9 @@ def job_dir(payload, work):
         json.dump(manifest, f)
     for name in ("runner.py", "checkpoint.py"):
         shutil.copyfile(os.path.join(payload, name), os.path.join(jobdir, name))
+    for name in os.listdir(payload):  # results of the jobs whose futures it takes, signed with its key
+        if name.startswith("dep.") and name.endswith(".pkl"):
+            shutil.copyfile(os.path.join(payload, name), os.path.join(jobdir, name))
     with open(os.path.join(payload, "key"), "rb") as f:
         key = f.read()
     fd = os.open(os.path.join(jobdir, "key"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -117,7 +117,8 @@ def bootstrap_source() -> bytes:
 
 
 def payload(job: Job, blob_dir: Any) -> dict[str, bytes]:
-    """The files the pod needs: manifest, runner, bootstrap, the job's key and its blobs.
+    """The files the pod needs: manifest, runner, bootstrap, the job's key, its blobs and
+    the results of the jobs whose futures it takes.
 
     The key (with which the runner signs the result the pod prints) travels in the
     payload Secret: readable by whoever may read Secrets in the namespace or exec into
@@ -135,6 +136,8 @@ def payload(job: Job, blob_dir: Any) -> dict[str, bytes]:
     }
     for digest in digests:
         files[digest] = (blob_dir / digest).read_bytes()
+    for dep in sorted(job.local_dir.glob("dep.*.pkl")):  # results of the jobs it takes (clustrix.dependencies)
+        files[dep.name] = dep.read_bytes()
     return files
 
 

@@ -128,6 +128,12 @@ class PBSScheduler(BatchScheduler):
         task = ".^array_index^" if self.flavor(job.settings) == "pro" and job.n_elements > 1 else ""
         return job.remote_log(f"pbs-{chunk}{task}", stream)
 
+    dependency_kinds = ("all",)
+
+    def dependency_directives(self, kind: str, parent_ids: Sequence[str], chunk: Chunk) -> list[str]:
+        """-W depend=afterok on every parent (PBS has no element-wise dependency)."""
+        return [f"-W depend=afterok:{':'.join(parent_ids)}"]
+
     def submit_argv(self, script: str, job: Job, target: Target, chunk: Chunk) -> list[str]:
         out, err = self.log_path(job, chunk.index, "out"), self.log_path(job, chunk.index, "err")
         # -r n: not rerunnable, so the scheduler never reruns it behind Clustrix's back (retries= does);

@@ -127,6 +127,16 @@ class SGEScheduler(BatchScheduler):
                 lines.append(f"-tc {int(s['max_concurrent'])}")
         return lines
 
+    dependency_kinds = ("all", "elementwise")
+
+    def dependency_directives(self, kind: str, parent_ids: Sequence[str], chunk: Chunk) -> list[str]:
+        """-hold_jid (element-wise: -hold_jid_ad). Grid Engine releases a held job whatever
+        its parent's exit status: the runner then reports the parent's failure, and the
+        watcher cancels a dependent of a parent that failed before it ran."""
+        if kind == "elementwise":
+            return [f"-hold_jid_ad {parent_ids[0]}"]
+        return [f"-hold_jid {','.join(parent_ids)}"]
+
     def command_argv(self, target: Target, key: str, *args: str) -> list[str]:
         """A Grid Engine command, under ``env SGE_ROOT=.. SGE_CELL=..`` when those settings are given."""
         env = [

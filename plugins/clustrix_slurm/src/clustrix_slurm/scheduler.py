@@ -117,6 +117,14 @@ class SlurmScheduler(BatchScheduler):
             lines.append(f"--array={self.first_task}-{last}{limit}")
         return lines
 
+    dependency_kinds = ("all", "elementwise")
+
+    def dependency_directives(self, kind: str, parent_ids: Sequence[str], chunk: Chunk) -> list[str]:
+        """afterok on every parent (aftercorr element-wise); a parent that fails or is
+        cancelled makes Slurm kill the dependent job instead of leaving it pending."""
+        condition = "aftercorr" if kind == "elementwise" else "afterok"
+        return [f"--dependency={condition}:{':'.join(parent_ids)}", "--kill-on-invalid-dep=yes"]
+
     @staticmethod
     def _name(job: Job) -> str:
         return sanitize_name(str(job.settings.get("job_name") or job.function))
