@@ -25,6 +25,10 @@ def test_child_of_a_parent_with_retries_gets_the_value_of_its_last_attempt(tmp_p
     options = backend_options("slurm")
     parent = cluster(**options, retries=1, retry_on=(ConnectionError,))(flaky_once).submit(str(tmp_path / "ran"))
     child = cluster(**options)(plus_one).submit(parent)
-    assert child.target.store.job(child.job.job_id)[2] in (State.HELD.value, State.SUBMITTING.value, State.PENDING.value)
+    assert child.target.store.job(child.job.job_id)[2] in (
+        State.HELD.value,
+        State.SUBMITTING.value,
+        State.PENDING.value,
+    )
     assert child.result(timeout=TIMEOUT) == 42
     assert [a.state for a in parent.attempts] == ["FAILED", "COMPLETED"]
