@@ -26,3 +26,6 @@ def clustrix_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     configure(reset=True)
     yield home
     configure(reset=True)
+    from clustrix.store import close_store
+
+    close_store(home)  # or a long run exhausts file descriptors (select() fails past 1024 in paramiko)

@@ -3,6 +3,10 @@ has submitted everything that depends on it (imported by the tests and their con
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -35,3 +39,26 @@ class Gate:
 
     def open(self) -> None:
         Path(self.path).touch()
+
+
+def recovered_after_the_submitter_died(submit_and_die: str, options: dict[str, Any], gate: Gate, timeout: float) -> str:
+    """Run ``submit_and_die`` (a script that submits a pipeline, prints its last job's id and
+    dies: ``sys.argv`` = options as JSON, the gate's path, this directory) in a process of its
+    own, open the gate, and return what `clustrix result` prints for that job in another one."""
+    here = os.path.dirname(__file__)
+    done = subprocess.run(
+        [sys.executable, "-c", submit_and_die, json.dumps(options), gate.path, here],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert done.returncode == 9, done.stderr
+    gate.open()
+    answer = subprocess.run(
+        [sys.executable, "-m", "clustrix", "result", done.stdout.split()[-1], "--timeout", str(timeout)],
+        capture_output=True,
+        text=True,
+        timeout=timeout + 60,
+    )
+    assert answer.returncode == 0, answer.stderr
+    return answer.stdout.strip()

@@ -3,15 +3,10 @@ recorded HELD at once and the watcher of any process submits it when its parents
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import time
 from typing import Any
 
 import pytest
-from pipeline_infra import Gate, backend_options
+from pipeline_infra import Gate, backend_options, recovered_after_the_submitter_died
 from test_scheduler_pipelines import TIMEOUT, gated_double, plus_one, total
 
 from clustrix import DependencyFailed, cluster
@@ -67,23 +62,4 @@ os._exit(9)  # killed right after the last submit: the child is still HELD
 
 
 def test_held_pipeline_resumes_in_a_new_process_after_the_submitter_died(gate: Gate) -> None:
-    options = backend_options("local")
-    here = os.path.dirname(__file__)
-    done = subprocess.run(
-        [sys.executable, "-c", SUBMIT_AND_DIE, json.dumps(options), gate.path, here],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
-    assert done.returncode == 9, done.stderr
-    report_id = done.stdout.split()[-1]
-    gate.open()
-    start = time.time()
-    answer = subprocess.run(
-        [sys.executable, "-m", "clustrix", "result", report_id, "--timeout", str(TIMEOUT)],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT + 60,
-    )
-    assert answer.returncode == 0, answer.stderr
-    assert answer.stdout.strip() == "6", time.time() - start
+    assert recovered_after_the_submitter_died(SUBMIT_AND_DIE, backend_options("local"), gate, TIMEOUT) == "6"

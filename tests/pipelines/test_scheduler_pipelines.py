@@ -8,12 +8,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from typing import Any
 
 import pytest
-from pipeline_infra import Gate, backend_options
+from pipeline_infra import Gate, backend_options, recovered_after_the_submitter_died
 
 from clustrix import DependencyFailed, cluster
 from clustrix.future import ClusterFuture
@@ -154,25 +153,8 @@ os._exit(9)  # killed right after the last submit: nothing settled, nothing clea
 
 @pytest.mark.parametrize("name", ["slurm", "slurm-ssh"])
 def test_result_recovered_by_clustrix_result_after_the_submitter_died(name: str, gate: Gate) -> None:
-    options = backend_options(name)
-    here = os.path.dirname(__file__)
-    done = subprocess.run(
-        [sys.executable, "-c", SUBMIT_AND_DIE, json.dumps(options), gate.path, here],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
-    assert done.returncode == 9, done.stderr
-    report_id = done.stdout.split()[-1]
-    gate.open()
-    answer = subprocess.run(
-        [sys.executable, "-m", "clustrix", "result", report_id, "--timeout", str(TIMEOUT)],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT + 60,
-    )
-    assert answer.returncode == 0, answer.stderr
-    assert answer.stdout.strip() == str(sum(2 * x + 1 for x in range(4)))
+    answer = recovered_after_the_submitter_died(SUBMIT_AND_DIE, backend_options(name), gate, TIMEOUT)
+    assert answer == str(sum(2 * x + 1 for x in range(4)))
 
 
 def test_parent_job_dir_is_kept_until_its_dependent_ended_then_removed(gate: Gate) -> None:

@@ -26,6 +26,14 @@ def accounting_enabled() -> bool:
     return "accounting storage is disabled" not in done.stdout + done.stderr
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "accounting_independent: reads results from files only, never a finished job's state: "
+        "not run again in the accounting-off pass (nox -s tests)",
+    )
+
+
 @pytest.fixture
 def slurm() -> None:
     """A running Slurm, in the accounting mode CLUSTRIX_SLURM_ACCOUNTING asks for (if set)."""

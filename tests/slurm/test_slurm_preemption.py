@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 from attempts import lost_steps, saved, steps, wait_until
 
 from clustrix import cluster
@@ -52,6 +53,7 @@ def test_preempted_call_is_requeued_and_resumes_from_its_checkpoint(
     assert lost <= (1 + 10) * len(preempted)  # per preemption: the checkpoint interval (1 s) + 10 s of work
 
 
+@pytest.mark.accounting_independent  # the requeue is read from the result file
 def test_walltime_warning_reaches_the_runner_as_sigusr1_and_the_call_is_requeued(local_slurm: dict[str, Any]) -> None:
     """Slurm's shortest time limit is a minute and it sends --signal on a ~30 s cycle: ~45-60 s."""
     future = cluster(**local_slurm, time="1")(steps).submit(10**6, 1.0)

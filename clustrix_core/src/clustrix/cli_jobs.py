@@ -20,7 +20,7 @@ from .cli_output import Age, Failed, ago, echo_json, masked_settings, table
 from .errors import JobNotFound
 from .job import State
 from .job_access import Recorded, poll_once, refresh, settle, store_here
-from .listing import with_attempt
+from .listing import job_table, with_attempt
 from .store import Store
 from .transport import LocalTransport, Transport
 
@@ -106,25 +106,7 @@ def jobs(
     if not rows:
         click.echo("no jobs recorded" + (" matching these filters" if states or backend or since else ""))
         return
-    now = time.time()
-    click.echo(
-        table(
-            ["JOB", "FUNCTION", "BACKEND", "HOST", "STATE", "CALLS", "SUBMITTED", "WAITS FOR"],
-            [
-                (
-                    r["job_id"],
-                    r["function"],
-                    r["backend"],
-                    r["host"] or "local",
-                    with_attempt(r["state"], r["attempt"], r["settings"]),
-                    _calls_summary(store, r["job_id"], r["n_calls"]),
-                    ago(r["created"], now),
-                    ", ".join(dependencies.waits_for(store, r["job_id"], r["state"])) or "-",
-                )
-                for r in rows
-            ],
-        )
-    )
+    click.echo(repr(job_table(store, rows)))
 
 
 @click.command()

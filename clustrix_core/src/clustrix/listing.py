@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import html
 import json
+import sqlite3
 import time
 from collections import Counter
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from .cli_output import ago, table
 
 if TYPE_CHECKING:
     from .future import ClusterFuture
+    from .store import Store
 
-HEADERS = ("JOB", "FUNCTION", "BACKEND", "HOST", "STATE", "CALLS", "SUBMITTED")
+HEADERS = ("JOB", "FUNCTION", "BACKEND", "HOST", "STATE", "CALLS", "SUBMITTED", "WAITS FOR")
 
 
 def calls_summary(n_calls: int, states: Counter[str]) -> str:
@@ -38,7 +41,8 @@ def with_attempt(state: str, attempt: int, settings: str | dict[str, Any]) -> st
 class JobTable(list[dict[str, Any]]):
     """Jobs, newest first; each a dict with ``job_id``, ``function``, ``backend``, ``host``,
     ``state``, ``attempt`` (the current one, see ``retries``), ``calls`` (how many),
-    ``call_states`` (count per state), ``submitted``."""
+    ``call_states`` (count per state), ``submitted``, ``waits_for`` (the jobs whose results
+    it takes that have not succeeded yet, see :doc:`/tutorials/pipelines`)."""
 
     def cells(self, now: float | None = None) -> list[tuple[str, ...]]:
         now = now or time.time()
@@ -51,6 +55,7 @@ class JobTable(list[dict[str, Any]]):
                 with_attempt(j["state"], j["attempt"], j["settings"]),
                 calls_summary(j["calls"], Counter(j["call_states"])),
                 ago(j["submitted"], now),
+                ", ".join(j["waits_for"]) or "-",
             )
             for j in self
         ]
@@ -73,8 +78,15 @@ def jobs(*, state: str | list[str] | None = None, backend: str | None = None, li
     from .job_access import store_here
 
     store = store_here()
+    return job_table(store, store.jobs(state=state, backend=backend, limit=limit))
+
+
+def job_table(store: Store, rows: Iterable[sqlite3.Row]) -> JobTable:
+    """The table of these job store rows (``clustrix jobs`` prints it)."""
+    from .dependencies import waits_for
+
     found = JobTable()
-    for row in store.jobs(state=state, backend=backend, limit=limit):
+    for row in rows:
         found.append(
             {
                 "job_id": row["job_id"],
@@ -87,6 +99,7 @@ def jobs(*, state: str | list[str] | None = None, backend: str | None = None, li
                 "calls": row["n_calls"],
                 "call_states": dict(Counter(store.call_states(row["job_id"]).values())),
                 "submitted": row["created"],
+                "waits_for": waits_for(store, row["job_id"], row["state"]),
             }
         )
     return found

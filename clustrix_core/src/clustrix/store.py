@@ -659,3 +659,12 @@ def open_store(home: Path) -> Store:
         if path not in _stores:
             _stores[path] = Store(path)
         return _stores[path]
+
+
+def close_store(home: Path) -> None:
+    """Close the store of a home this process is done with (its 3 file descriptors: the
+    database, its WAL and shared memory); a later ``open_store`` opens it again."""
+    with _stores_lock:
+        store = _stores.pop(home / "jobs.sqlite", None)
+    if store is not None:
+        store.close()
