@@ -20,18 +20,11 @@ from .cli_output import Age, Failed, ago, echo_json, masked_settings, table
 from .errors import JobNotFound
 from .job import State
 from .job_access import Recorded, poll_once, refresh, settle, store_here
-from .listing import job_table, with_attempt
+from .listing import calls_summary, job_table, with_attempt
 from .store import Store
 from .transport import LocalTransport, Transport
 
 STATE_NAMES = [s.value for s in State]
-
-
-def _calls_summary(store: Store, job_id: str, n_calls: int) -> str:
-    if n_calls == 1:
-        return "1"
-    counts = Counter(store.call_states(job_id).values())
-    return f"{n_calls} (" + ", ".join(f"{n} {s.lower()}" for s, n in sorted(counts.items())) + ")"
 
 
 def _row_json(row: sqlite3.Row, store: Store, show_env: bool = False) -> dict[str, Any]:
@@ -177,7 +170,7 @@ def status(job_ids: tuple[str, ...], cached: bool, as_json: bool) -> None:
                         r["function"],
                         r["backend"],
                         r["native_id"],
-                        _calls_summary(store, r["job_id"], r["calls"])
+                        calls_summary(r["calls"], Counter(store.call_states(r["job_id"]).values()))
                         if r["call_index"] is None
                         else f"call {r['call_index']} of {r['calls']}",
                         ago(r["submitted"], now),
