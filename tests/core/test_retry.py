@@ -276,3 +276,17 @@ def test_a_requeued_call_without_retries_fails_as_a_timeout(tmp_path: Path) -> N
     future = cluster()(_warned_once).submit(str(tmp_path / "warned"))
     with pytest.raises(JobTimeout, match="returned early on the scheduler's warning"):
         future.result(timeout=60)
+
+
+def test_an_attempt_whose_call_raised_is_recorded_with_its_exception_not_a_lost_worker(tmp_path: Path) -> None:
+    # polled only after the worker process has exited: its exit must not stand for a call that wrote its result
+    runs = tmp_path / "runs"
+    options = {"retries": 1, "retry_on": (ConnectionError,), "poll_interval": 2.5, "max_poll_interval": 2.5}
+    future = cluster(**options)(_flaky).submit(str(runs))
+    with pytest.raises(ConnectionError, match=r"down \(run 2\)") as info:
+        future.result(timeout=60)
+    stories = [n for n in info.value.__notes__ if n.startswith("attempt ")]
+    assert len(stories) == 2
+    assert stories[0].endswith(": raised ConnectionError (retry_on): down (run 1)"), stories[0]
+    assert "exited before writing" not in stories[1], stories[1]
+    assert [a.reason for a in future.attempts][0] == "raised ConnectionError (retry_on): down (run 1)"

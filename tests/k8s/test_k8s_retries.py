@@ -19,7 +19,8 @@ def allocate_300mb() -> int:
 def test_pod_over_its_memory_limit_succeeds_on_attempt_2_with_memory_escalated(
     k8s_options: dict[str, Any], k8s_emulator: Emulator
 ) -> None:
-    options = {**k8s_options, "memory": "200MB", "retries": 2, "escalate": {"memory": 2.0}}
+    # keep_files: the final cleanup (which deletes every attempt's Job) must not race the check below
+    options = {**k8s_options, "memory": "200MB", "retries": 2, "escalate": {"memory": 2.0}, "keep_files": True}
     future = cluster(**options)(allocate_300mb).submit()
     assert future.result(timeout=TIMEOUT) == 300 * 10**6
     attempts = future.attempts

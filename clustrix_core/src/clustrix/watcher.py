@@ -244,7 +244,8 @@ class Watcher:
                 bad = [x for x in (*status.elements.values(), status.state) if x.terminal and x != State.COMPLETED]
                 failed = bad[0] if bad else State.FAILED
                 job_states[w.job.job_id] = State.COMPLETED if w.ok else failed
-                attempt_ends[(w.job.job_id, w.job.attempt)] = (job_states[w.job.job_id], status.reason)
+                reasons = dict.fromkeys(_reason(status, e) for e in range(w.job.n_elements))
+                attempt_ends[(w.job.job_id, w.job.attempt)] = (job_states[w.job.job_id], "; ".join(r for r in reasons if r))
                 finished.append(w)
         # the store first, then the futures: a caller that exits once it has its results
         # must not leave the job recorded as still running
@@ -290,7 +291,7 @@ class Watcher:
         if verdict is None:
             return False
         state, reason = verdict
-        w.plan.add(element, state, status.reason or reason)
+        w.plan.add(element, state, _reason(status, element) or reason)
         w.held[element] = (status, read)
         log.info(
             "job %s: element %d ended %s; it runs again in attempt %d",
@@ -413,7 +414,7 @@ class Watcher:
             rows = []
         if submit_error is not None:
             return [*retry.story(rows[:-1], job, element, last), submit_error[0]]
-        return retry.story(rows, job, element, last, status.reason)
+        return retry.story(rows, job, element, last, _reason(status, element))
 
     def _finish(self, w: Watched) -> None:
         with self._lock:
@@ -444,3 +445,10 @@ def _stop_all_watchers() -> None:
     abort the process, and a half-done clean-up would leave remote files behind."""
     for watcher in list(_watchers):
         watcher.stop(timeout=30)
+
+
+def _reason(status: JobStatus, element: int) -> str:
+    """Why ``element`` ended, as far as the status tells: its reason (e.g. 'the worker
+    exited') speaks for the elements without a result only; an element that wrote one
+    (COMPLETED, even when its call raised) has its reason in that result."""
+    return "" if status.of(element) == State.COMPLETED else status.reason
