@@ -289,4 +289,4 @@ def test_an_attempt_whose_call_raised_is_recorded_with_its_exception_not_a_lost_
     assert len(stories) == 2
     assert stories[0].endswith(": raised ConnectionError (retry_on): down (run 1)"), stories[0]
     assert "exited before writing" not in stories[1], stories[1]
-    assert [a.reason for a in future.attempts][0] == "raised ConnectionError (retry_on): down (run 1)"
+    assert future.attempts[0].reason == "raised ConnectionError (retry_on): down (run 1)"
