@@ -245,7 +245,10 @@ class Watcher:
                 failed = bad[0] if bad else State.FAILED
                 job_states[w.job.job_id] = State.COMPLETED if w.ok else failed
                 reasons = dict.fromkeys(_reason(status, e) for e in range(w.job.n_elements))
-                attempt_ends[(w.job.job_id, w.job.attempt)] = (job_states[w.job.job_id], "; ".join(r for r in reasons if r))
+                attempt_ends[(w.job.job_id, w.job.attempt)] = (
+                    job_states[w.job.job_id],
+                    "; ".join(r for r in reasons if r),
+                )
                 finished.append(w)
         # the store first, then the futures: a caller that exits once it has its results
         # must not leave the job recorded as still running
