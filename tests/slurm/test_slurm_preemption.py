@@ -53,14 +53,25 @@ def test_preempted_call_is_requeued_and_resumes_from_its_checkpoint(
     assert lost <= (1 + 10) * len(preempted)  # per preemption: the checkpoint interval (1 s) + 10 s of work
 
 
-@pytest.mark.accounting_independent  # the requeue is read from the result file
-def test_walltime_warning_reaches_the_runner_as_sigusr1_and_the_call_is_requeued(local_slurm: dict[str, Any]) -> None:
-    """Slurm's shortest time limit is a minute and it sends --signal on a ~30 s cycle: ~45-60 s."""
-    future = cluster(**local_slurm, time="1")(steps).submit(10**6, 1.0)
+@pytest.mark.accounting_independent  # the attempts are read from the result files and the store
+def test_call_needing_three_walltimes_completes_in_three_attempts_from_its_checkpoints(
+    local_slurm: dict[str, Any], tmp_path: Path
+) -> None:
+    """Slurm's shortest time limit is a minute, and it sends ``--signal`` (USR1 15 s before the
+    end) on a ~30 s cycle: each attempt does 45-60 s of a 130 s call, warned or killed."""
+    log = tmp_path / "steps.log"
+    total = 130  # over two walltimes of work: at least three attempts
+    future = cluster(**local_slurm, time="1", retries=3)(steps).submit(total, 1.0, str(log))
     jobdir = Path(future.job.remote_dir)
     assert "#SBATCH --signal=B:USR1@15" in (jobdir / "job-0.sh").read_text()  # 60 s: a quarter of it
-    wait_until(lambda: (jobdir / "results" / "0.pkl").exists(), "the warned call's result", DEADLINE)
-    ((tag, reason),) = read_outcomes(jobdir / "results" / "0.pkl")
-    assert tag == "requeue" and reason.startswith("walltime"), reason
+    assert future.result(timeout=DEADLINE + 240) == total
+    *stopped, last = future.attempts
+    assert last.state == "COMPLETED" and len(stopped) >= 2
+    assert {a.state for a in stopped} == {"TIMEOUT"}, [(a.state, a.reason) for a in stopped]
+    assert len({a.native_id for a in future.attempts}) == len(future.attempts)
+    warned = [a for a in stopped if a.reason.startswith("requeued: walltime")]
+    assert warned, "no attempt was warned before its walltime: " + repr([a.reason for a in stopped])
     assert "SIGUSR1: checkpoint.stopping() is now true" in (jobdir / "logs" / "0.err").read_text()
-    assert saved(jobdir) >= 1  # what the next attempt resumes from
+    lost = lost_steps(log, total)
+    print(f"{len(future.attempts)} attempts ({len(warned)} warned); work lost: {lost} steps of 1 s")
+    assert lost <= 2 * len(stopped)  # per walltime: the step running (1 s), plus the one it saved and returned
