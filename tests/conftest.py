@@ -24,6 +24,10 @@ def clustrix_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     from clustrix import configure
 
     configure(reset=True)
+    # this suite's schedulers are its own, on one node: ask them as often as a test needs to see
+    # a job they ended (a cancel, a kill) within a second; the default budget (2 a minute) is for
+    # shared sites, and tests/slurm/test_status_budget.py holds a job to a budget of its own
+    configure(status_queries_per_minute=60)
     yield home
     configure(reset=True)
     from clustrix.store import close_store

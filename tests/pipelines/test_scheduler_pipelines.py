@@ -73,8 +73,8 @@ def assert_nothing_pending(future: ClusterFuture) -> None:
     assert not still_live(future), f"job {future.native_id} still pending or running"
 
 
-def test_three_stage_pipeline_of_20_element_maps_is_submitted_at_once(scheduler: dict[str, Any], gate: Gate) -> None:
-    first = cluster(**scheduler)(gated_double).map(range(20), [gate.path] * 20)
+def test_three_stage_pipeline_of_maps_is_submitted_at_once(scheduler: dict[str, Any], gate: Gate) -> None:
+    first = cluster(**scheduler)(gated_double).map(range(6), [gate.path] * 6)
     second = cluster(**scheduler)(plus_one).map(first)
     third = cluster(**scheduler)(total).submit(second)
     assert not any(f.done() for f in first)  # held at the gate: every child went to the scheduler first
@@ -82,7 +82,7 @@ def test_three_stage_pipeline_of_20_element_maps_is_submitted_at_once(scheduler:
     assert ELEMENTWISE[backend] + first[0].native_id.split(",")[0] in script(second[0])
     assert DEPENDENCY[backend] + second[0].native_id.split(",")[0] in script(third)
     gate.open()
-    assert third.result(timeout=TIMEOUT) == sum(2 * x + 1 for x in range(20))
+    assert third.result(timeout=TIMEOUT) == sum(2 * x + 1 for x in range(6))
 
 
 def test_elementwise_map_dependency_reaches_slurm_as_aftercorr(gate: Gate) -> None:
@@ -127,7 +127,9 @@ def test_parent_killed_without_result_leaves_no_dependent_pending(scheduler: dic
     assert_nothing_pending(whole)
 
 
-def test_cancelling_a_parent_cancels_its_dependents(scheduler: dict[str, Any], gate: Gate) -> None:
+@pytest.mark.parametrize("name", ["slurm", "pbs"])  # SGE releases them to fail in the runner: the test above
+def test_cancelling_a_parent_cancels_its_dependents(name: str, gate: Gate) -> None:
+    scheduler = backend_options(name)
     parent = cluster(**scheduler)(gated_double).submit(1, gate.path)
     child = cluster(**scheduler)(plus_one).submit(parent)
     grandchild = cluster(**scheduler)(plus_one).submit(child)

@@ -62,6 +62,7 @@ def overtime(tmp_path_factory: pytest.TempPathFactory) -> Any:
     return oversleep.submit()
 
 
+@pytest.mark.accounting_independent  # every element's result file tells its end
 def test_map_of_200_calls_is_one_array(local_slurm: dict[str, Any]) -> None:
     @cluster(**local_slurm)
     def cube(x: int) -> int:
