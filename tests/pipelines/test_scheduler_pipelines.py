@@ -125,11 +125,11 @@ def test_parent_killed_without_result_leaves_no_dependent_pending(scheduler: dic
         whole.result(timeout=TIMEOUT)
     assert info.value.parent_id == parents[1].job_id
     assert_nothing_pending(whole)
+    if scheduler["cluster_type"] == "sge":  # deleted by Clustrix before it ran, of which qacct keeps no record
+        assert whole.target.store.row(whole.job_id)["state"] == "CANCELLED"
 
 
-@pytest.mark.parametrize("name", ["slurm", "pbs"])  # SGE releases them to fail in the runner: the test above
-def test_cancelling_a_parent_cancels_its_dependents(name: str, gate: Gate) -> None:
-    scheduler = backend_options(name)
+def test_cancelling_a_parent_cancels_its_dependents(scheduler: dict[str, Any], gate: Gate) -> None:
     parent = cluster(**scheduler)(gated_double).submit(1, gate.path)
     child = cluster(**scheduler)(plus_one).submit(parent)
     grandchild = cluster(**scheduler)(plus_one).submit(child)

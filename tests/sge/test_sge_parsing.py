@@ -29,6 +29,16 @@ def test_qstat_xml_states_of_running_pending_held_and_error_jobs():
     assert [states[("25", t)] for t in (1, 2, 3)] == [State.PENDING] * 3  # <tasks>1-3:1</tasks>
 
 
+def test_a_job_being_deleted_before_it_ran_is_cancelled_and_one_running_still_runs():
+    assert [parsing.live_state(code) for code in ("dqw", "dhqw", "dt", "dr", "dEqw")] == [
+        State.CANCELLED,
+        State.CANCELLED,
+        State.RUNNING,
+        State.RUNNING,
+        State.FAILED,
+    ]
+
+
 def test_qstat_xml_array_tasks_are_listed_one_by_one_when_running():
     codes = parsing.parse_qstat_xml(sample("qstat_xml_array_running.txt"))
     assert codes == {("42", 1): "r", ("42", 2): "r", ("42", 3): "qw"}

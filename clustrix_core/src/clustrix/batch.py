@@ -38,6 +38,9 @@ TaskStates = dict[tuple[str, int | None], State]
 log = logging.getLogger("clustrix.batch")
 #: seconds to let a submit command that was cut off finish before asking the scheduler for its job
 SUBMIT_SETTLE = 2.0
+#: how many cancelled scheduler jobs a process remembers (a job it deleted is CANCELLED when
+#: the scheduler keeps no record of it)
+CANCELLED_MEMORY = 10_000
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,8 @@ class BatchScheduler(ABC):
         self._answered: dict[str, dict[tuple[str, str | None], JobStatus]] = {}
         #: target key -> (job id, native id) -> when status was first asked for it (its attempt's age)
         self._seen: dict[str, dict[tuple[str, str | None], float]] = {}
+        #: native ids this process cancelled (the newest CANCELLED_MEMORY), see _ask_scheduler
+        self._cancelled: dict[str, None] = {}
         self._lock = threading.Lock()
 
     # --- what a scheduler plugin supplies ---------------------------------------------
@@ -497,6 +502,9 @@ class BatchScheduler(ABC):
             for key, element in mappings[job.job_id].items():
                 if element not in elements and key[0] in vanished:
                     found = final.get(key, final.get((key[0], None)))
+                    if key[0] in self._cancelled and (found is None or not found.terminal):
+                        # deleted here before it ran: a scheduler may never record it (SGE's qacct)
+                        found = State.CANCELLED
                     # unknown to accounting too: treat as lost, unless it is a fresh submit
                     elements[element] = found if found is not None else State.LOST
                     if not self._accounting_caught_up(job, element, elements[element]):
@@ -548,6 +556,10 @@ class BatchScheduler(ABC):
             done = self.run(target, self.cancel_argv(ids, target))
             if done.returncode != 0:
                 log.warning("cancel of %s: %s", ", ".join(ids), (done.stderr or done.stdout).strip())
+            with self._lock:
+                self._cancelled.update(dict.fromkeys(ids))
+                for old in list(self._cancelled)[: max(0, len(self._cancelled) - CANCELLED_MEMORY)]:
+                    del self._cancelled[old]
         return True
 
     @hookimpl

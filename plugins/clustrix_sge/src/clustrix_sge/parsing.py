@@ -63,11 +63,15 @@ def parse_qstat_xml(text: str) -> Codes:
 
 
 def live_state(code: str) -> State:
-    """A qstat state code as a Clustrix state: E is an error, r/t running, queued/held pending."""
+    """A qstat state code as a Clustrix state: E is an error, r/t running, queued/held pending;
+    a job being deleted (d) before it started is CANCELLED at once: it will never run, though
+    Grid Engine may list it for another ~30 s (a held job's qdel, seen with 8.1.9)."""
     if "E" in code:
         return State.FAILED
     if "r" in code or "t" in code:
         return State.RUNNING
+    if "d" in code:
+        return State.CANCELLED
     if "q" in code or "w" in code or "h" in code:
         return State.PENDING
     return State.RUNNING  # suspended (s, S, T) or being deleted (d): not over yet
