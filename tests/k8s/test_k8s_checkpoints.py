@@ -25,6 +25,12 @@ INDEX = "batch.kubernetes.io/job-completion-index"
 TOTAL, STEP = 40, 0.2  # a call of 8 s that saves every 0.2 s
 
 
+def first_pod_log(emulator: Emulator, future: Any) -> str:
+    """The log of attempt 1's pod (its Job stays: keep_files)."""
+    (pod,) = emulator.pods(future.attempts[0].native_id.split("/", 1)[1])
+    return (emulator.kubelet.log_dir("default", pod["metadata"]["name"]) / "clustrix.log").read_text()
+
+
 def saves_then_allocates_300mb(log: str) -> int:
     """Saves steps 1-3 (each logged), then needs 300 MB: killed for it with a 200 MB limit."""
     from clustrix import checkpoint
@@ -48,6 +54,7 @@ def test_pod_killed_for_memory_resumes_from_its_last_save_on_the_next_attempt(
     assert future.result(timeout=TIMEOUT) == 3 + 3
     assert [a.state for a in future.attempts] == ["OUT_OF_MEMORY", "COMPLETED"]
     assert log.read_text().split() == ["1", "2", "3"], "attempt 2 ran steps the OOM-killed attempt 1 had saved"
+    print(f"OOM-killed after 3 saved steps; attempts: 2; work lost: {len(log.read_text().split()) - 3} steps")
 
 
 def runs_once_per_attempt(x: int, runs: str, go: str) -> int:
@@ -98,6 +105,26 @@ def test_evicted_pod_saves_on_sigterm_within_its_grace_period_and_the_retry_resu
     assert [a.state for a in future.attempts] == ["PREEMPTED", "COMPLETED"]
     ((tag, reason),) = read_outcomes(future.job.local_dir / "results" / Job.set_aside_name(0, 1))
     assert tag == "requeue" and reason.startswith("terminated"), reason  # it saved and returned after SIGTERM
+    assert "SIGTERM: checkpoint.stopping() is now true" in first_pod_log(k8s_emulator, future)
     lost = lost_steps(log, TOTAL)
     print(f"evicted after {before} of {TOTAL} steps; attempts: 2; work lost: {lost} steps of {STEP} s")
     assert lost * STEP <= STEP + 1.0  # the checkpoint interval + 1 s
+
+
+def test_pod_past_its_deadline_saves_on_sigterm_and_is_retried_as_a_timeout_with_more_time(
+    k8s_options: dict[str, Any], k8s_emulator: Emulator, tmp_path: Path
+) -> None:
+    log = tmp_path / "steps.log"
+    # 50 steps of 0.2 s do not fit in 8 s; the grace period is a quarter of it (stop_warning's cap)
+    options = {**k8s_options, "time": "8s", "retries": 1, "escalate": {"time": 2.0}, "keep_files": True}
+    future = cluster(**options)(steps).submit(50, STEP, str(log))
+    assert future.result(timeout=TIMEOUT) == 50
+    assert [(a.state, a.resources["time"]) for a in future.attempts] == [("TIMEOUT", "8s"), ("COMPLETED", "00:00:16")]
+    ((tag, reason),) = read_outcomes(future.job.local_dir / "results" / Job.set_aside_name(0, 1))
+    assert tag == "requeue" and reason.startswith("terminated"), reason
+    first = first_pod_log(k8s_emulator, future)
+    assert "SIGTERM: checkpoint.stopping() is now true" in first
+    lost = lost_steps(log, 50)
+    saves = first.count("==== CLUSTRIX CHECKPOINT BEGIN")
+    print(f"attempt 1 stopped at its deadline after {saves} of 50 saved steps; attempts: 2; work lost: {lost} steps")
+    assert lost * STEP <= STEP + 1.0
