@@ -8,15 +8,22 @@ what they ran.
 
 from __future__ import annotations
 
+import base64
+import json
+import logging
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 from attempts import lost_steps, steps, wait_until
 
 from clustrix import cluster
 from clustrix.job import Job
 from clustrix.outcome import read_outcomes
+from clustrix_k8s import bootstrap
+from clustrix_k8s import manifest as m
+from clustrix_k8s.results import checkpoints
 from k8s_emulator.emulator import Emulator
 
 TIMEOUT = 120
@@ -128,3 +135,60 @@ def test_pod_past_its_deadline_saves_on_sigterm_and_is_retried_as_a_timeout_with
     saves = first.count("==== CLUSTRIX CHECKPOINT BEGIN")
     print(f"attempt 1 stopped at its deadline after {saves} of 50 saved steps; attempts: 2; work lost: {lost} steps")
     assert lost * STEP <= STEP + 1.0
+
+
+# --- the pieces, without a cluster ---------------------------------------------------------------
+
+
+def record(call: int, data: bytes, job_id: str = "j1") -> bytes:
+    return bootstrap.framed(bootstrap.CHECKPOINT_BEGIN, bootstrap.CHECKPOINT_END, f"job={job_id} call={call}", data)
+
+
+def test_the_last_intact_record_of_each_call_is_kept_and_cut_altered_or_foreign_ones_are_not() -> None:
+    cut = record(0, b"third")[:-30]  # the log rotated or the pod died mid-record
+    altered = record(1, b"late").replace(base64.encodebytes(b"late"), base64.encodebytes(b"LATE"))
+    log = b"output\n" + record(0, b"first") + record(1, b"one") + record(0, b"second") + altered + cut
+    log += record(2, b"other call") + record(0, b"other job", job_id="j2")
+    assert checkpoints(log, "j1", range(0, 2)) == {0: b"second", 1: b"one"}
+
+
+def test_each_save_is_written_and_printed_and_one_too_big_for_a_secret_stays_in_the_pod(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CLUSTRIX_MAX_CHECKPOINT_BYTES", "100")
+    written: dict[str, bytes] = {}
+    out = tmp_path / "pod.log"
+    with out.open("wb") as f:
+        write = bootstrap.checkpoint_printer("j1", written.__setitem__, f.fileno())
+        write("/work/jobs/j1/checkpoints/4.pkl", b"small")
+        write("/work/jobs/j1/checkpoints/5.pkl", b"x" * 101)
+    assert written == {"/work/jobs/j1/checkpoints/4.pkl": b"small", "/work/jobs/j1/checkpoints/5.pkl": b"x" * 101}
+    assert checkpoints(out.read_bytes(), "j1", range(4, 6)) == {4: b"small"}
+    assert "the checkpoint of call 5 is 101 bytes" in capsys.readouterr().err
+
+
+def test_next_payload_ships_the_checkpoints_of_calls_to_run_again_and_skips_elements_with_results(
+    make_job: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    job = make_job(n_calls=3)
+    (job.local_dir / "checkpoints").mkdir()
+    for call, size in ((0, 10), (1, 10), (2, m.MAX_PAYLOAD_BYTES)):
+        (job.local_dir / "checkpoints" / f"{call}.pkl").write_bytes(b"c" * size)
+    job.result_path(0).write_bytes(b"attempt 1's result of element 0")
+    job.attempt = 2
+    files = m.payload(job, tmp_path / "blobs")
+    assert json.loads(files[m.SKIP]) == [0]
+    assert {k for k in files if k.startswith(m.CHECKPOINT_KEY)} == {"ckpt.1.pkl", "ckpt.2.pkl"}
+    with caplog.at_level(logging.WARNING, logger="clustrix.k8s"):
+        m.fit_checkpoints(job, files)  # call 2's checkpoint does not fit: left out, the attempt still goes
+    m.check_payload_size(job, files)
+    assert {k for k in files if k.startswith(m.CHECKPOINT_KEY)} == {"ckpt.1.pkl"}
+    assert "checkpoints of calls 2 do not fit" in caplog.text
+
+
+def test_the_pods_grace_period_is_stop_warning(make_job: Any) -> None:
+    def grace(**settings: Any) -> int:
+        return m.job_manifest(make_job(**settings), "name")["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+
+    assert grace() == 60 and grace(stop_warning=10) == 10 and grace(stop_warning=0) == 0
+    assert grace(time="8s") == 2  # at most a quarter of the time limit
