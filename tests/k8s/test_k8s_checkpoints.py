@@ -97,6 +97,33 @@ def test_retried_map_reruns_only_the_element_killed_for_memory(
     assert len(skipped) == 2 and all(p["status"]["phase"] == "Succeeded" for p in skipped)
 
 
+def waits_on_its_first_run(x: int, runs: str) -> int:
+    """Call 1 needs 300 MB; call 0 waits on its first run (stopped when call 1 fails the Job)."""
+    import time
+
+    with open(runs, "a") as f:
+        f.write(f"{x}\n")
+    if x == 1:
+        block = b"x" * (300 * MB)
+        return x + len(block) // (100 * MB)
+    with open(runs) as f:
+        first = f.read().split().count("0") == 1
+    while first:
+        time.sleep(1)
+    return x
+
+
+def test_element_stopped_because_another_failed_the_job_is_retried_too(
+    k8s_options: dict[str, Any], k8s_emulator: Emulator, tmp_path: Path
+) -> None:
+    runs = tmp_path / "runs.log"
+    options = {**k8s_options, "memory": "200MB", "retries": 1, "escalate": {"memory": 2.0}, "stop_warning": 1}
+    futures = cluster(**options)(waits_on_its_first_run).map([0, 1], [str(runs)] * 2, tasks_per_job=1)
+    assert [f.result(timeout=TIMEOUT) for f in futures] == [0, 1 + 3]
+    assert [a.state for a in futures[1].attempts] == ["OUT_OF_MEMORY", "COMPLETED"]
+    assert len(futures[0].attempts) == 2
+
+
 def test_evicted_pod_saves_on_sigterm_within_its_grace_period_and_the_retry_resumes(
     k8s_options: dict[str, Any], k8s_emulator: Emulator, tmp_path: Path
 ) -> None:
