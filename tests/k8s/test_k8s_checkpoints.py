@@ -219,3 +219,11 @@ def test_the_pods_grace_period_is_stop_warning(make_job: Any) -> None:
 
     assert grace() == 60 and grace(stop_warning=10) == 10 and grace(stop_warning=0) == 0
     assert grace(time="8s") == 2  # at most a quarter of the time limit
+
+
+def test_saves_are_printed_to_the_pod_log_only_when_a_retry_can_use_them(make_job: Any) -> None:
+    def printed(**settings: Any) -> str:
+        (container,) = m.job_manifest(make_job(**settings), "name")["spec"]["template"]["spec"]["containers"]
+        return next(e["value"] for e in container["env"] if e["name"] == "CLUSTRIX_MAX_CHECKPOINT_BYTES")
+
+    assert printed() == "0" and printed(retries=2) == str(m.MAX_PAYLOAD_BYTES)

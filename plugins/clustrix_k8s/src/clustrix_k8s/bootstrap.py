@@ -112,7 +112,8 @@ def run(jobdir, element, job_id, out):
     spec = importlib.util.spec_from_file_location("clustrix_job_runner", os.path.join(jobdir, "runner.py"))
     runner = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(runner)
-    runner.checkpoint_writer = checkpoint_printer(job_id, runner.checkpoint_writer, out)
+    if int(os.environ.get("CLUSTRIX_MAX_CHECKPOINT_BYTES") or 0) > 0:  # 0: no retry would read them
+        runner.checkpoint_writer = checkpoint_printer(job_id, runner.checkpoint_writer, out)
     return runner.main([jobdir, str(element)])
 
 
@@ -134,13 +135,13 @@ def checkpoint_printer(job_id, write_file, out):
     stdout (fd ``out``) in one write, so the next attempt, in a new pod, can resume. A save
     over CLUSTRIX_MAX_CHECKPOINT_BYTES (what a Secret can carry) stays in this pod only."""
     lock = threading.Lock()
-    limit = int(os.environ.get("CLUSTRIX_MAX_CHECKPOINT_BYTES") or 0)
+    limit = int(os.environ["CLUSTRIX_MAX_CHECKPOINT_BYTES"])
     warned = set()
 
     def write(path, data):
         write_file(path, data)
         call = os.path.basename(path)[: -len(".pkl")]
-        if limit and len(data) > limit:
+        if len(data) > limit:
             if call not in warned:
                 warned.add(call)
                 print(

@@ -216,7 +216,11 @@ def _env(job: Job) -> list[dict[str, str]]:
         {"name": "CLUSTRIX_JOB_ID", "value": job.job_id},
         {"name": "CLUSTRIX_WORK", "value": WORK_MOUNT},
         {"name": "CLUSTRIX_MAX_RESULT_BYTES", "value": str(job.settings.get("k8s_max_result_bytes") or 0)},
-        {"name": "CLUSTRIX_MAX_CHECKPOINT_BYTES", "value": str(MAX_PAYLOAD_BYTES)},
+        # the largest checkpoint.save the pod prints to its log for the next attempt; 0: none (no retries)
+        {
+            "name": "CLUSTRIX_MAX_CHECKPOINT_BYTES",
+            "value": str(MAX_PAYLOAD_BYTES if job.settings.get("retries") else 0),
+        },
         {"name": "PYTHONUNBUFFERED", "value": "1"},
     ]
     env.append({"name": "CLUSTRIX_CLOUDPICKLE", "value": cloudpickle.__version__})  # the bootstrap checks the image's
