@@ -65,6 +65,11 @@ def test_a_requeue_outcome_is_retried_as_timeout_or_preemption() -> None:
     )
     assert requeue_state("preempted: SIGTERM from the scheduler") == State.PREEMPTED
     assert requeue_state("time limit near") == State.TIMEOUT
+    # the element's state wins when the scheduler names the kill (a Kubernetes pod past its deadline gets SIGTERM)
+    assert decide(_job(), State.TIMEOUT, [("requeue", "terminated: SIGTERM")]) == (
+        State.TIMEOUT,
+        "requeued: terminated: SIGTERM",
+    )
 
 
 def test_attempts_left_counts_retries() -> None:

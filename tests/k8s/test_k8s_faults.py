@@ -64,7 +64,7 @@ def test_unpullable_image_fails_fast_and_deletes_the_job(k8s_options: dict[str, 
 
 
 def test_evicted_pod_raises_job_preempted(k8s_options: dict[str, Any], k8s_emulator: Emulator) -> None:
-    @cluster(**k8s_options)
+    @cluster(**k8s_options, stop_warning=1)  # the grace period after SIGTERM, which nap ignores
     def nap() -> str:
         import time
 

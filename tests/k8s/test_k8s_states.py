@@ -56,6 +56,13 @@ def test_job_level_deadline_times_out_elements_without_pods(make_job: Any) -> No
     assert status.elements == {0: State.TIMEOUT, 1: State.TIMEOUT} and status.state == State.COMPLETED
 
 
+def test_elements_stopped_because_another_failed_the_job_are_lost_so_retried(make_job: Any) -> None:
+    oom = pod(1, "Failed", containerStatuses=[{"state": {"terminated": {"reason": "OOMKilled", "exitCode": 137}}}])
+    status = job_status(make_job(n_calls=3), job_obj(completedIndexes="0", **FAILED), [oom], cancelled=False)
+    assert status.elements == {0: State.COMPLETED, 1: State.OUT_OF_MEMORY, 2: State.LOST}
+    assert "one failed pod ends the whole Job" in status.reasons[2]
+
+
 def test_failed_pod_with_retries_left_is_still_pending(make_job: Any) -> None:
     failed = pod(0, "Failed", containerStatuses=[{"state": {"terminated": {"reason": "Error", "exitCode": 1}}}])
     status = job_status(make_job(), job_obj(failed=1), [failed], cancelled=False)

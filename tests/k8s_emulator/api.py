@@ -165,7 +165,8 @@ def delete(
             warnings.append(ORPHAN_WARNING)
         emu.controller.delete_job(ns, name, obj["metadata"]["uid"], orphan=policy in (None, "Orphan"))
     elif resource == "pods":
-        emu.controller.delete_pod(ns, name)
+        grace = query.get("gracePeriodSeconds", body.get("gracePeriodSeconds"))
+        emu.controller.delete_pod(ns, name, None if grace is None else float(grace))
     else:
         emu.store.delete(resource, ns, name)
     return _success(resource, obj), warnings

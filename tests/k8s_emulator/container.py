@@ -46,6 +46,14 @@ def _killpg(proc: subprocess.Popen[bytes]) -> None:
         pass
 
 
+def _terminate(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the container's main process only (its PID 1), as the runtime sends it."""
+    try:
+        os.kill(proc.pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 class ContainerRun:
     """State of one container inside a running pod."""
 

@@ -110,11 +110,12 @@ class JobController(threading.Thread):
         self.stopped.set()
         self.join(5)
 
-    def delete_pod(self, ns: str, name: str) -> None:
-        """Delete a pod object and kill its processes."""
+    def delete_pod(self, ns: str, name: str, grace: float | None = None) -> None:
+        """Delete a pod object and stop its processes (SIGTERM, SIGKILL after the grace
+        period: ``grace`` seconds, else the pod's terminationGracePeriodSeconds)."""
         with contextlib.suppress(ApiError):
             self.store.delete("pods", ns, name)
-        self.kubelet.kill(ns, name)
+        self.kubelet.kill(ns, name, grace=grace)
 
     def reconcile(self, job: dict[str, Any]) -> None:
         meta, spec = job["metadata"], job["spec"]

@@ -162,12 +162,16 @@ class Emulator:
         return client.ApiClient(cfg)
 
     # -- test controls -----------------------------------------------------------
-    def evict(self, pod_name: str, namespace: str = "default", message: str | None = None) -> None:
-        """Kill a pod's processes and mark it Failed/Evicted like node-pressure eviction."""
+    def evict(
+        self, pod_name: str, namespace: str = "default", message: str | None = None, grace: float | None = None
+    ) -> None:
+        """Stop a pod like node-pressure eviction or preemption: SIGTERM, SIGKILL after its
+        grace period (``grace`` seconds, else its terminationGracePeriodSeconds), then mark
+        it Failed/Evicted."""
         msg = message or "The node was low on resource: memory. Threshold quantity: 100Mi, available: 50Mi."
         if self.store.find("pods", namespace, pod_name) is None:
             raise KeyError(f"pod {namespace}/{pod_name} not found")
-        self.kubelet.kill(namespace, pod_name, "Evicted", msg)
+        self.kubelet.kill(namespace, pod_name, "Evicted", msg, grace)
 
     def pods(self, job_name: str | None = None, namespace: str = "default") -> list[dict[str, Any]]:
         """Pod objects (optionally of one Job) straight from the store."""

@@ -3,7 +3,10 @@
 The image is ignored except for the pull-failure rule (:func:`image_pull_fails`);
 ``command + args`` run on the host (``python``/``python3`` map to the test
 interpreter) with the container ``env`` and mount-path rewriting from
-:mod:`.volumes`. Memory limits are enforced by polling RSS.
+:mod:`.volumes`. Memory limits are enforced by polling RSS (SIGKILL at once, as
+the kernel's OOM killer). A pod deleted, evicted or past its activeDeadlineSeconds
+is stopped as the kubelet does: SIGTERM to each container's main process, SIGKILL
+to what is left ``terminationGracePeriodSeconds`` (default 30) later.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from .container import ContainerRun, _killpg, image_pull_fails, tree_rss
+from .container import ContainerRun, _killpg, _terminate, image_pull_fails, tree_rss
 from .store import Store, now_rfc3339
 from .volumes import (
     ConfigError,
@@ -31,6 +34,8 @@ from .volumes import (
 )
 
 POLL = 0.05
+#: the pod spec's terminationGracePeriodSeconds when it sets none (the apiserver's default)
+DEFAULT_GRACE = 30.0
 PYTHON_NAMES = {"python", "python3", f"python3.{sys.version_info.minor}"}
 
 
@@ -44,8 +49,12 @@ class PodRunner(threading.Thread):
         self.dir = kubelet.workdir / namespace / name
         self.killed = threading.Event()
         self.kill_info: tuple[str | None, str | None] = (None, None)
+        self.kill_at: float | None = None  # when the grace period of a kill ends (SIGKILL)
         self.containers: list[ContainerRun] = []
         self.lock = threading.Lock()
+        pod = self.store.find("pods", namespace, name) or {}
+        grace = (pod.get("spec") or {}).get("terminationGracePeriodSeconds")
+        self.grace = DEFAULT_GRACE if grace is None else float(grace)
 
     # -- status helpers -------------------------------------------------
     def _set(self, phase: str, reason: str | None = None, message: str | None = None) -> bool:
@@ -82,15 +91,24 @@ class PodRunner(threading.Thread):
 
         return self.store.update("pods", self.namespace, self.name, fn) is not None
 
-    def kill(self, reason: str | None = None, message: str | None = None) -> None:
-        """Kill all processes; ``reason`` None means the pod object was deleted."""
+    def kill(self, reason: str | None = None, message: str | None = None, grace: float | None = None) -> None:
+        """Stop the pod: SIGTERM to each container's main process now, SIGKILL to its
+        process group once ``grace`` seconds passed (the pod's terminationGracePeriodSeconds
+        unless given; 0: SIGKILL at once). A later kill can only shorten the grace.
+        ``reason`` None means the pod object was deleted."""
+        seconds = self.grace if grace is None else max(0.0, grace)
         with self.lock:
-            if not self.killed.is_set():
+            first = not self.killed.is_set()
+            if first:
                 self.kill_info = (reason, message)
                 self.killed.set()
+            end = time.monotonic() + seconds
+            self.kill_at = end if self.kill_at is None else min(self.kill_at, end)
             for c in self.containers:
-                if c.proc is not None:
+                if c.proc is not None and seconds <= 0:
                     _killpg(c.proc)
+                elif c.proc is not None and first:
+                    _terminate(c.proc)
 
     # -- main loop -------------------------------------------------------
     def run(self) -> None:
@@ -158,6 +176,23 @@ class PodRunner(threading.Thread):
                 return
             if changed and not self._set(self._phase()):
                 return self._finish_killed()
+
+    def _grace(self, c: ContainerRun) -> None:
+        """Let a killed container's main process run until its grace period ends (its
+        memory limit still enforced), then SIGKILL its process group."""
+        assert c.proc is not None
+        while c.proc.poll() is None:
+            left = (self.kill_at or 0.0) - time.monotonic()
+            if left <= 0:
+                break
+            if c.mem_limit is not None and tree_rss(c.proc.pid) > c.mem_limit:
+                c.oom = True
+                break
+            try:
+                c.proc.wait(min(POLL, left))
+            except subprocess.TimeoutExpired:
+                pass
+        _killpg(c.proc)
 
     def _phase(self) -> str:
         return "Running" if any("running" in c.state for c in self.containers) else "Pending"
@@ -290,9 +325,21 @@ class PodRunner(threading.Thread):
         reason, message = self.kill_info
         for c in self.containers:
             if c.proc is not None:
-                _killpg(c.proc)
+                self._grace(c)
+                _killpg(c.proc)  # what is left of the container goes with its main process
                 c.proc.wait()
-            if "terminated" not in c.state or c.restart_at is not None:
+            if "running" in c.state and c.proc is not None and c.restart_at is None:
+                rc = c.proc.returncode  # it ended within its grace period, or by the SIGKILL after it
+                code = 137 if c.oom else (rc if rc >= 0 else 128 - rc)
+                c.state = {
+                    "terminated": {
+                        "exitCode": code,
+                        "reason": "OOMKilled" if c.oom else ("Completed" if code == 0 else "Error"),
+                        "startedAt": c.state["running"]["startedAt"],
+                        "finishedAt": now_rfc3339(),
+                    }
+                }
+            elif "terminated" not in c.state or c.restart_at is not None:
                 started = (c.state.get("running") or {}).get("startedAt")
                 c.restart_at = None
                 c.state = {
@@ -336,12 +383,14 @@ class Kubelet:
         name: str,
         reason: str | None = None,
         message: str | None = None,
+        grace: float | None = None,
     ) -> bool:
+        """Stop a pod (see :meth:`PodRunner.kill`); False if it never ran here."""
         with self._lock:
             runner = self._runners.get((namespace, name))
         if runner is None:
             return False
-        runner.kill(reason, message)
+        runner.kill(reason, message, grace)
         return True
 
     def log_dir(self, namespace: str, name: str) -> Path:
@@ -351,6 +400,6 @@ class Kubelet:
         with self._lock:
             runners = list(self._runners.values())
         for r in runners:
-            r.kill()
+            r.kill(grace=0)
         for r in runners:
             r.join(timeout)

@@ -88,8 +88,9 @@ def decide(job: Job, state: State, outcomes: Sequence[tuple[Any, ...]] | None) -
     if outcomes is None:
         return (state, f"the element ended {state.value}") if state in RETRYABLE else None
     for outcome in outcomes:
-        if outcome[0] == "requeue":
-            return requeue_state(str(outcome[1])), f"requeued: {outcome[1]}"
+        if outcome[0] == "requeue":  # the scheduler's word first: a pod past its deadline only saw SIGTERM
+            kind = state if state in (State.TIMEOUT, State.PREEMPTED) else requeue_state(str(outcome[1]))
+            return kind, f"requeued: {outcome[1]}"
     retry_on = job.settings.get("retry_on") or []
     for outcome in outcomes:
         if outcome[0] == "error" and (name := _raised(outcome, retry_on)):

@@ -336,6 +336,39 @@ def test_eviction(k8s_emulator: Emulator, apis: Any) -> None:
     assert not pid_alive(pid)
 
 
+TRAPS_SIGTERM = """
+import signal, sys, time
+def term(*args):
+    print("got SIGTERM", flush=True)
+    if sys.argv[1] == "exit":
+        sys.exit(0)
+signal.signal(signal.SIGTERM, term)
+print("ready", flush=True)
+while True:
+    time.sleep(1)
+"""
+
+
+def test_evicted_pod_gets_sigterm_then_sigkill_when_its_grace_period_ends(k8s_emulator: Emulator, apis: Any) -> None:
+    batch, core = apis
+    for name, on_sigterm in (("graceful", "exit"), ("stubborn", "ignore")):
+        job = make_job(name, ["python3", "-c", TRAPS_SIGTERM, on_sigterm])
+        job.spec.template.spec.termination_grace_period_seconds = 1
+        batch.create_namespaced_job(NS, job)
+    for name in ("graceful", "stubborn"):
+        pod = wait_until(
+            lambda: [p for p in pods_of(core, name) if "ready" in core.read_namespaced_pod_log(p.metadata.name, NS)]
+        )[0]
+        k8s_emulator.evict(pod.metadata.name)
+    for name, exit_code, reason in (("graceful", 0, "Completed"), ("stubborn", 137, "Error")):
+        assert condition(finished(batch, name)) == ("Failed", "BackoffLimitExceeded")
+        (pod,) = pods_of(core, name)
+        assert pod.status.phase == "Failed" and pod.status.reason == "Evicted"
+        term = pod.status.container_statuses[0].state.terminated
+        assert (term.exit_code, term.reason) == (exit_code, reason), name
+        assert "got SIGTERM" in core.read_namespaced_pod_log(pod.metadata.name, NS)
+
+
 def test_unreachable_then_back(k8s_emulator: Emulator, apis: Any) -> None:
     batch, _ = apis
     batch.create_namespaced_job(

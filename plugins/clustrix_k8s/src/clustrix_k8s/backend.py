@@ -1,9 +1,9 @@
 """The Kubernetes backend's hook implementations.
 
 Every call (or ``.map()``) is one Indexed batch/v1 Job; its payload is a Secret mounted
-into the pods; results come back through the pod logs. Per poll cycle, status costs two
-list calls per namespace (Jobs and pods, by the managed-by label), however many jobs
-are outstanding.
+into the pods; results, and the checkpoints a retry resumes from, come back through the
+pod logs. Per poll cycle, status costs two list calls per namespace (Jobs and pods, by
+the managed-by label), however many jobs are outstanding.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import os
 import threading
 from collections import OrderedDict, defaultdict
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from clustrix.plugin import (
@@ -30,7 +31,7 @@ from clustrix.plugin import (
 
 from . import manifest as m
 from .api import REQUEST_TIMEOUT, Clients, Cluster, api_message, clients, cluster_of
-from .results import NoResult, extract
+from .results import NoResult, checkpoints, extract
 from .settings import SETTINGS
 from .states import K8sJobStatus, job_status
 
@@ -49,6 +50,12 @@ class _Bounded(OrderedDict):  # type: ignore[type-arg]
         self.move_to_end(key)
         while len(self) > MEMORY:
             self.popitem(last=False)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
 
 
 CONTROLLER_UID_LABELS = ("batch.kubernetes.io/controller-uid", "controller-uid")
@@ -112,6 +119,7 @@ class K8sBackend:
     def clustrix_stage(self, job: Job, target: Target) -> bool:
         """Create the payload Secret (after every check, so a refusal leaves nothing behind)."""
         files = m.payload(job, target.home / "blobs")
+        m.fit_checkpoints(job, files)
         m.check_payload_size(job, files)
         cluster, name = self.place(job)
         m.job_manifest(job, name)  # bad settings fail here, before anything exists
@@ -163,6 +171,8 @@ class K8sBackend:
         for job in jobs:
             if job.job_id in self._cancelled:  # deleted by clustrix_cancel: no need to ask
                 answer[job.job_id] = job_status(job, None, [], cancelled=True)
+                with self._lock:
+                    self._observed.remember(job.job_id, answer[job.job_id])
                 continue
             cluster, name = self.place(job)
             groups[cluster].append((job, name))
@@ -185,7 +195,12 @@ class K8sBackend:
 
     @hookimpl
     def clustrix_fetch(self, job: Job, target: Target, elements: Sequence[int]) -> bool:
-        """Decode each completed element's result from its pod log into job.result_path(e)."""
+        """Decode each ended element's result from its pod log into job.result_path(e), and
+        its calls' last checkpoints into the job's ``checkpoints/`` (the next attempt's pod
+        gets them in its Secret). A pod that did not succeed is read too: stopped by SIGTERM
+        (eviction, preemption, its deadline) its call may have saved and returned a requeue.
+        An element whose result is here already (fetched before; in a later attempt its pod
+        does not run it again, see ``skip.json``) is not read again."""
         cluster, name = self.place(job)
         api = clients(cluster)
         with self._lock:
@@ -194,34 +209,55 @@ class K8sBackend:
             status = self.clustrix_status([job], target)[job.job_id]
         assert isinstance(status, K8sJobStatus)
         for e in elements:
-            if status.of(e) != State.COMPLETED:
+            if job.result_path(e).exists() or status.of(e) in (State.CANCELLED, State.REJECTED):
                 continue
-            pod = status.pods.get(e)
+            succeeded, pod = status.of(e) == State.COMPLETED, status.pods.get(e)
             if pod is None:
-                self._problem(job, e, "its pod is gone, so its log (which carries the result) cannot be read")
+                if succeeded:
+                    self._problem(job, e, "its pod is gone, so its log (which carries the result) cannot be read")
                 continue
             try:
                 raw = api.core.read_namespaced_pod_log(
                     pod, cluster.namespace, _preload_content=False, _request_timeout=REQUEST_TIMEOUT
                 )
-                data = extract(raw.data, job.job_id, e)
-            except NoResult as exc:
-                self._problem(job, e, f"pod {pod} succeeded but {exc}")
-                continue
             except Exception as exc:
                 if not hasattr(exc, "status"):
                     raise
-                self._problem(job, e, f"the log of pod {pod} cannot be read: {api_message(exc)}")
+                if succeeded:
+                    self._problem(job, e, f"the log of pod {pod} cannot be read: {api_message(exc)}")
+                else:
+                    log.warning(
+                        "job %s: the log of pod %s cannot be read (%s): a retry of element %d starts "
+                        "from its last checkpoint read before, if any",
+                        job.job_id,
+                        pod,
+                        api_message(exc),
+                        e,
+                    )
                 continue
-            path = job.result_path(e)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            tmp.write_bytes(data)
-            os.replace(tmp, path)
+            self._keep_checkpoints(job, raw.data, e)
+            try:
+                data = extract(raw.data, job.job_id, e)
+            except NoResult as exc:
+                if succeeded:
+                    self._problem(job, e, f"pod {pod} succeeded but {exc}")
+                continue
+            _write_atomic(job.result_path(e), data)
         if status.stuck:
             self._delete(api, cluster.namespace, [job])  # its pods would wait for the image forever
         elif status.state.terminal and not job.settings.get("keep_files"):
             self._delete_secret(api, cluster.namespace, name)  # the Job stays (for its logs) until its TTL
         return True
+
+    @staticmethod
+    def _keep_checkpoints(job: Job, pod_log: bytes, element: int) -> None:
+        """The last intact checkpoint of each call of ``element`` in its pod log, as
+        ``checkpoints/CALL.pkl`` (kept as printed: never unpickled here)."""
+        found = checkpoints(pod_log, job.job_id, job.calls_of(element))
+        if found:
+            m.checkpoint_dir(job).mkdir(mode=0o700, exist_ok=True)
+        for call, data in found.items():
+            _write_atomic(m.checkpoint_dir(job) / f"{call}.pkl", data)
 
     def _problem(self, job: Job, element: int, text: str) -> None:
         with self._lock:

@@ -10,6 +10,12 @@ CLUSTRIX_WORK. The element is JOB_COMPLETION_INDEX (Indexed Job).
 The result file (signed by the runner with the job's key, from the Secret) is printed to stdout as base64
 between marker lines carrying its length and sha256: the pod log is the one channel
 out of a pod that needs no shared storage. The client checks both before using it.
+
+Each ``checkpoint.save`` is printed the same way (CHECKPOINT markers, with the call), since
+the emptyDir dies with the pod: the client keeps the last intact record of each call and
+ships it in the next attempt's Secret (``ckpt.CALL.pkl``), which this script puts back at
+``checkpoints/CALL.pkl`` before the runner starts. ``skip.json`` lists the elements whose
+results the client already has: their pods exit 0 at once, printing nothing.
 """
 
 import base64
@@ -20,9 +26,14 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 
 BEGIN = "==== CLUSTRIX RESULT BEGIN"
 END = "==== CLUSTRIX RESULT END"
+CHECKPOINT_BEGIN = "==== CLUSTRIX CHECKPOINT BEGIN"
+CHECKPOINT_END = "==== CLUSTRIX CHECKPOINT END"
+CHECKPOINT_KEY = "ckpt."  # Secret keys ckpt.CALL.pkl: the checkpoints the last attempt printed
+SKIP = "skip.json"
 
 
 def image_cloudpickle():
@@ -72,6 +83,8 @@ def job_dir(payload, work):
     for sub in ("results", "logs", "status"):
         os.makedirs(os.path.join(jobdir, sub), exist_ok=True)
     manifest["blobs"] = payload  # absolute: os.path.join(jobdir, payload) == payload
+    # the pod log is bounded by the kubelet's rotation; the runner cutting it would cut the records
+    manifest["max_log_bytes"] = 0
     with open(os.path.join(jobdir, "manifest.json"), "w") as f:
         json.dump(manifest, f)
     for name in ("runner.py", "checkpoint.py"):
@@ -79,6 +92,12 @@ def job_dir(payload, work):
     for name in os.listdir(payload):  # results of the jobs whose futures it takes, signed with its key
         if name.startswith("dep.") and name.endswith(".pkl"):
             shutil.copyfile(os.path.join(payload, name), os.path.join(jobdir, name))
+    checkpoints = os.path.join(jobdir, "checkpoints")
+    os.makedirs(checkpoints, mode=0o700, exist_ok=True)
+    for name in os.listdir(payload):  # the calls' last saves (checkpoint.load checks their signature)
+        call = name[len(CHECKPOINT_KEY) : -len(".pkl")]
+        if name.startswith(CHECKPOINT_KEY) and name.endswith(".pkl") and call.isdigit():
+            shutil.copyfile(os.path.join(payload, name), os.path.join(checkpoints, f"{int(call)}.pkl"))
     with open(os.path.join(payload, "key"), "rb") as f:
         key = f.read()
     fd = os.open(os.path.join(jobdir, "key"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -89,32 +108,78 @@ def job_dir(payload, work):
     return manifest["job_id"], jobdir
 
 
-def run(jobdir, element):
+def run(jobdir, element, job_id, out):
     spec = importlib.util.spec_from_file_location("clustrix_job_runner", os.path.join(jobdir, "runner.py"))
     runner = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(runner)
+    if int(os.environ.get("CLUSTRIX_MAX_CHECKPOINT_BYTES") or 0) > 0:  # 0: no retry would read them
+        runner.checkpoint_writer = checkpoint_printer(job_id, runner.checkpoint_writer, out)
     return runner.main([jobdir, str(element)])
+
+
+def framed(begin, end, tag, data):
+    """``data`` as base64 between a marker line with its length and sha256 and an end line."""
+    digest = hashlib.sha256(data).hexdigest()
+    head = f"\n{begin} {tag} bytes={len(data)} sha256={digest} ====\n".encode()
+    return head + base64.encodebytes(data) + f"{end} {tag} ====\n".encode()
+
+
+def write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def checkpoint_printer(job_id, write_file, out):
+    """A checkpoint writer that writes the file (``write_file``) and prints it to the pod's
+    stdout (fd ``out``) in one write, so the next attempt, in a new pod, can resume. A save
+    over CLUSTRIX_MAX_CHECKPOINT_BYTES (what a Secret can carry) stays in this pod only."""
+    lock = threading.Lock()
+    limit = int(os.environ["CLUSTRIX_MAX_CHECKPOINT_BYTES"])
+    warned = set()
+
+    def write(path, data):
+        write_file(path, data)
+        call = os.path.basename(path)[: -len(".pkl")]
+        if len(data) > limit:
+            if call not in warned:
+                warned.add(call)
+                print(
+                    f"clustrix: the checkpoint of call {call} is {len(data)} bytes, over the {limit} bytes the next "
+                    "attempt's Secret can carry: a retry in a new pod starts this call from the beginning",
+                    file=sys.stderr,
+                )
+            return
+        record = framed(CHECKPOINT_BEGIN, CHECKPOINT_END, f"job={job_id} call={call}", data)
+        with lock:
+            sys.stdout.flush()
+            write_all(out, record)
+
+    return write
 
 
 def emit(job_id, element, data):
     sys.stdout.flush()
     sys.stderr.flush()
-    digest = hashlib.sha256(data).hexdigest()
-    out = sys.stdout.buffer
-    tag = f"job={job_id} element={element}"
-    out.write(f"\n{BEGIN} {tag} bytes={len(data)} sha256={digest} ====\n".encode())
-    out.write(base64.encodebytes(data))
-    out.write(f"{END} {tag} ====\n".encode())
-    out.flush()
+    write_all(sys.stdout.fileno(), framed(BEGIN, END, f"job={job_id} element={element}", data))
 
 
 def main():
     payload = os.path.dirname(os.path.abspath(__file__))
     work = os.environ.get("CLUSTRIX_WORK") or "/tmp"
     element = int(os.environ.get("JOB_COMPLETION_INDEX") or os.environ.get("CLUSTRIX_ELEMENT") or 0)
+    skip = os.path.join(payload, SKIP)
+    if os.path.exists(skip):
+        with open(skip) as f:
+            if element in json.load(f):
+                print(
+                    f"clustrix: element {element} has its result from an earlier attempt: not run again",
+                    file=sys.stderr,
+                )
+                return 0
     ensure_cloudpickle(work)
     job_id, jobdir = job_dir(payload, work)
-    code = run(jobdir, element)
+    code = run(jobdir, element, job_id, os.dup(sys.stdout.fileno()))  # the pod's stdout, whatever the runner does
     if code:
         return code
     with open(os.path.join(jobdir, "results", f"{element}.pkl"), "rb") as f:

@@ -8,15 +8,19 @@ are written as valid quantities. Nothing here talks to the cluster.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import sys
 from collections.abc import Mapping
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import cloudpickle
 
-from clustrix.plugin import KEY_FILE, ConfigError, Job, SubmissionRejected, parse_memory, parse_time
+from clustrix.plugin import KEY_FILE, ConfigError, Job, SubmissionRejected, lead_time, parse_memory, parse_time
+
+log = logging.getLogger("clustrix.k8s")
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGER = "clustrix"
@@ -31,6 +35,11 @@ WORK_MOUNT = "/clustrix/work"
 CONTAINER = "clustrix"
 #: a Secret's (and a ConfigMap's) data may hold at most 1 MiB (core.MaxSecretSize)
 MAX_PAYLOAD_BYTES = 1048576
+#: the calls' checkpoints harvested from the last attempt's pod logs, in the job's local dir
+CHECKPOINTS = "checkpoints"
+#: payload keys: a call's checkpoint (``ckpt.CALL.pkl``), the elements not to run again
+CHECKPOINT_KEY = "ckpt."
+SKIP = "skip.json"
 #: Job names are copied into a pod label (job-name) and the pods' hostnames; keep room
 #: for the "-INDEX" suffix of Indexed Jobs' hostnames within 63 characters
 MAX_JOB_NAME = 52
@@ -118,7 +127,9 @@ def bootstrap_source() -> bytes:
 
 def payload(job: Job, blob_dir: Any) -> dict[str, bytes]:
     """The files the pod needs: manifest, runner, bootstrap, the job's key, its blobs and
-    the results of the jobs whose futures it takes.
+    the results of the jobs whose futures it takes; for a retried job, the elements whose
+    results are here already (``skip.json``: their pods do not run them again) and the
+    last checkpoint of each call still to run (``ckpt.CALL.pkl``, see ``bootstrap.py``).
 
     The key (with which the runner signs the result the pod prints) travels in the
     payload Secret: readable by whoever may read Secrets in the namespace or exec into
@@ -138,7 +149,40 @@ def payload(job: Job, blob_dir: Any) -> dict[str, bytes]:
         files[digest] = (blob_dir / digest).read_bytes()
     for dep in sorted(job.local_dir.glob("dep.*.pkl")):  # results of the jobs it takes (clustrix.dependencies)
         files[dep.name] = dep.read_bytes()
+    done = [e for e in range(job.n_elements) if job.result_path(e).exists()]
+    if done:
+        files[SKIP] = json.dumps(done).encode()
+    finished = {i for e in done for i in job.calls_of(e)}
+    for path in sorted(checkpoint_dir(job).glob("*.pkl")):
+        if path.stem.isdigit() and int(path.stem) not in finished:
+            files[f"{CHECKPOINT_KEY}{int(path.stem)}.pkl"] = path.read_bytes()
     return files
+
+
+def checkpoint_dir(job: Job) -> Path:
+    """Where the client keeps each call's last checkpoint read from a pod log: ``CALL.pkl``."""
+    return job.local_dir / CHECKPOINTS
+
+
+def fit_checkpoints(job: Job, files: dict[str, bytes]) -> None:
+    """Leave checkpoints out, the largest first, while the payload is over the Secret limit:
+    the attempt is still submitted and those calls start from their beginning (a warning
+    names them), rather than the retry being refused for a checkpoint."""
+    dropped = []
+    for name in sorted((k for k in files if k.startswith(CHECKPOINT_KEY)), key=lambda k: -len(files[k])):
+        if sum(len(v) for v in files.values()) <= MAX_PAYLOAD_BYTES:
+            break
+        dropped.append(name[len(CHECKPOINT_KEY) : -len(".pkl")])
+        del files[name]
+    if dropped:
+        log.warning(
+            "job %s attempt %d: the checkpoints of calls %s do not fit in the payload Secret (%d bytes at most): "
+            "those calls start from their beginning. Save less in checkpoint.save (a path on shared storage)",
+            job.job_id,
+            job.attempt,
+            ", ".join(sorted(dropped, key=int)),
+            MAX_PAYLOAD_BYTES,
+        )
 
 
 def check_payload_size(job: Job, files: Mapping[str, bytes]) -> None:
@@ -172,6 +216,11 @@ def _env(job: Job) -> list[dict[str, str]]:
         {"name": "CLUSTRIX_JOB_ID", "value": job.job_id},
         {"name": "CLUSTRIX_WORK", "value": WORK_MOUNT},
         {"name": "CLUSTRIX_MAX_RESULT_BYTES", "value": str(job.settings.get("k8s_max_result_bytes") or 0)},
+        # the largest checkpoint.save the pod prints to its log for the next attempt; 0: none (no retries)
+        {
+            "name": "CLUSTRIX_MAX_CHECKPOINT_BYTES",
+            "value": str(MAX_PAYLOAD_BYTES if job.settings.get("retries") else 0),
+        },
         {"name": "PYTHONUNBUFFERED", "value": "1"},
     ]
     env.append({"name": "CLUSTRIX_CLOUDPICKLE", "value": cloudpickle.__version__})  # the bootstrap checks the image's
@@ -228,6 +277,9 @@ def job_manifest(job: Job, name: str) -> dict[str, Any]:
     if settings.get("time") is not None:
         # on the pod, not the Job: each element gets the whole limit, as an array task does
         pod_spec["activeDeadlineSeconds"] = parse_time(settings["time"])
+    # deleted, evicted, preempted or past its deadline, the pod gets SIGTERM (the runner makes
+    # checkpoint.stopping() true) and this long to save and return before SIGKILL
+    pod_spec["terminationGracePeriodSeconds"] = lead_time(settings)
     if settings.get("k8s_service_account"):
         pod_spec["serviceAccountName"] = settings["k8s_service_account"]
     if settings.get("k8s_node_selector"):

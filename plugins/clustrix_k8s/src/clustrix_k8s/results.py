@@ -1,9 +1,11 @@
-"""Reading an element's result back out of its pod log.
+"""Reading an element's result, and its calls' checkpoints, back out of its pod log.
 
 The pod prints its result file base64-encoded between two marker lines carrying the
-length and sha256 (see ``bootstrap.py``). The log is the one channel out of a pod that
-needs no shared storage; its limit is the kubelet's log rotation (containerLogMaxSize,
-10 MiB by default), hence ``k8s_max_result_bytes``.
+length and sha256 (see ``bootstrap.py``), and each ``checkpoint.save`` the same way. The
+log is the one channel out of a pod that needs no shared storage; its limit is the
+kubelet's log rotation (containerLogMaxSize, 10 MiB by default), hence
+``k8s_max_result_bytes``. Nothing here unpickles: the runner checks a checkpoint's
+signature with the job's key before it loads it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,13 @@ import re
 
 _BEGIN = re.compile(
     rb"^==== CLUSTRIX RESULT BEGIN job=(?P<job>\S+) element=(?P<element>\d+) "
+    rb"bytes=(?P<size>\d+) sha256=(?P<sha>[0-9a-f]{64}) ====\r?$",
+    re.MULTILINE,
+)
+
+
+_CHECKPOINT = re.compile(
+    rb"^==== CLUSTRIX CHECKPOINT BEGIN job=(?P<job>\S+) call=(?P<call>\d+) "
     rb"bytes=(?P<size>\d+) sha256=(?P<sha>[0-9a-f]{64}) ====\r?$",
     re.MULTILINE,
 )
@@ -44,3 +53,23 @@ def extract(log: bytes, job_id: str, element: int) -> bytes:
             f"announced ({int(begin['size'])} bytes): altered in transit"
         )
     return data
+
+
+def checkpoints(log: bytes, job_id: str, calls: range) -> dict[int, bytes]:
+    """The last complete, intact checkpoint record of each of ``calls`` in a pod log (a
+    record cut by log rotation or altered is skipped: the one before it counts)."""
+    found: dict[int, bytes] = {}
+    for begin in _CHECKPOINT.finditer(log):
+        call = int(begin["call"])
+        if begin["job"].decode() != job_id or call not in calls:
+            continue
+        end = log.find(f"==== CLUSTRIX CHECKPOINT END job={job_id} call={call} ====".encode(), begin.end())
+        if end < 0:
+            continue
+        try:
+            data = base64.b64decode(b"".join(log[begin.end() : end].split()), validate=True)
+        except (binascii.Error, ValueError):
+            continue
+        if len(data) == int(begin["size"]) and hashlib.sha256(data).hexdigest().encode() == begin["sha"]:
+            found[call] = data
+    return found

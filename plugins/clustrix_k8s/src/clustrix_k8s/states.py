@@ -2,7 +2,8 @@
 
 Pod-level reasons become typed states: OOMKilled -> OUT_OF_MEMORY, DeadlineExceeded ->
 TIMEOUT, Evicted (and other disruptions) -> PREEMPTED, an image that cannot be pulled
--> REJECTED at once (the kubelet would retry forever). The status answer carries, per
+-> REJECTED at once (the kubelet would retry forever), an element whose pod the Job
+controller stopped because another one failed the Job -> LOST (retried by ``retries``). The status answer carries, per
 element, the reason in words and the pod whose log holds the result or the error.
 """
 
@@ -158,12 +159,14 @@ def job_status(job: Job, obj: dict[str, Any] | None, pods: list[dict[str, Any]],
                 answer.pods[e] = failed[-1]["metadata"]["name"]
                 answer.elements[e], answer.reasons[e] = failure_of(failed[-1])
             else:
+                # its pod was deleted (or never made) when the Job failed: the cluster stopped it, so a
+                # retry runs it again (LOST), like the element that failed the Job
                 cond = conditions["Failed"]
-                kind = State.TIMEOUT if cond.get("reason") == "DeadlineExceeded" else State.FAILED
+                kind = State.TIMEOUT if cond.get("reason") == "DeadlineExceeded" else State.LOST
                 answer.elements[e] = kind
                 answer.reasons[e] = (
-                    f"the Job failed ({cond.get('reason')}: {cond.get('message')}) before element {e} finished; "
-                    "with k8s_backoff_limit=0 one failed pod ends the whole Job"
+                    f"the Job failed ({cond.get('reason')}: {cond.get('message')}) before element {e} finished, "
+                    "and its pod was stopped: with k8s_backoff_limit=0 one failed pod ends the whole Job"
                 )
             continue
         answer.elements[e] = State.PENDING  # not started yet, or a retry is coming
