@@ -92,6 +92,8 @@ def test_retried_map_reruns_only_the_element_killed_for_memory(
     assert Counter(runs.read_text().split()) == {"0": 1, "1": 2, "2": 1}
     assert [a.state for a in futures[1].attempts] == ["OUT_OF_MEMORY", "COMPLETED"]
     assert [len(f.attempts) for f in futures] == [1, 2, 1]
+    # a call not retried tells its own end, not that of the attempt another call failed
+    assert [futures[0].attempts[0].state, futures[2].attempts[0].state] == ["COMPLETED", "COMPLETED"]
     second = futures[1].native_id.split("/", 1)[1]
     skipped = [p for p in k8s_emulator.pods(second) if p["metadata"]["labels"][INDEX] in ("0", "2")]
     assert len(skipped) == 2 and all(p["status"]["phase"] == "Succeeded" for p in skipped)

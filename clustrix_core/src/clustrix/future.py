@@ -84,7 +84,9 @@ class ClusterFuture(Future[Any]):
         state, reason and resources of each (``retries=`` adds one per retry)."""
         from .retry import attempts_of
 
-        return attempts_of(self.target.store.attempts(self.job.job_id), self.job.element_of(self.index))
+        store = self.target.store
+        own = store.call(self.job.call_id(self.index))[2]
+        return attempts_of(store.attempts(self.job.job_id), self.job.element_of(self.index), own)
 
     def result(self, timeout: float | None = None) -> Any:
         """The call's return value (or its exception raised), waiting up to ``timeout`` seconds.

@@ -273,8 +273,12 @@ def _retried(row: Any, element: int) -> bool:
     return str(element) in json.loads(row["elements"] or "{}")
 
 
-def attempts_of(rows: Sequence[Any], element: int) -> list[Attempt]:
-    """The attempts recorded for a job (``Store.attempts``) that ran ``element``, as it lived them."""
+def attempts_of(rows: Sequence[Any], element: int, own_state: str | None = None) -> list[Attempt]:
+    """The attempts recorded for a job (``Store.attempts``) that ran ``element``, as it lived them.
+
+    An attempt that retried the element records its state there; in the element's last
+    attempt it ended as it did for good: ``own_state`` (its call's state in the store), not
+    the state of the attempt, which another element may have failed."""
     out = []
     for row in _ran(rows, element):
         states = json.loads(row["elements"] or "{}")
@@ -282,7 +286,7 @@ def attempts_of(rows: Sequence[Any], element: int) -> list[Attempt]:
             Attempt(
                 attempt=row["attempt"],
                 native_id=row["native_id"],
-                state=states.get(str(element), row["state"]),
+                state=states.get(str(element), own_state or row["state"]),
                 reason=row["reason"] or "",
                 resources=json.loads(row["resources"] or "{}"),
             )
