@@ -290,7 +290,10 @@ class Watcher:
         outcomes, unusable = read
         if unusable is not None:
             return False
-        verdict = retry.decide(w.job, status.of(element), outcomes)
+        state = status.of(element)
+        if outcomes is None and state not in retry.RETRYABLE:  # e.g. FAILED, that only its logs call OOM
+            state = self._typed_state(w.job, element, status) or state
+        verdict = retry.decide(w.job, state, outcomes)
         if verdict is None:
             return False
         state, reason = verdict
@@ -304,6 +307,18 @@ class Watcher:
             w.job.attempt + 1,
         )
         return True
+
+    def _typed_state(self, job: Job, element: int, status: JobStatus) -> State | None:
+        """The state the error chain gives an element that ended without a result, when it
+        knows better than the scheduler's state (PBS: FAILED, its logs say out of memory)."""
+        try:
+            error = self.target.hooks.clustrix_extract_error(
+                job=job, target=self.target, call_index=job.calls_of(element)[0], status=status, outcome=None
+            )
+            return State(error.state) if isinstance(error, JobFailed) and error.state else None
+        except Exception:
+            log.warning("reading why element %d of job %s ended failed", element, job.job_id, exc_info=True)
+            return None
 
     def _resubmit(self, w: Watched) -> None:
         """The job's next attempt; if it cannot be submitted, its held calls fail with their
