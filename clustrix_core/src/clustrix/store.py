@@ -15,8 +15,11 @@ rollback journal (``DELETE``) there instead.
 
 A job row holds what is needed to find and rebuild the job from any process: its
 function, backend, target (key, host, profile), native id, local and remote job dirs,
-resolved settings (resources included), state and timestamps; its calls (one per
-future, ``JOBID.i`` within an array) have their own rows and states. Each submission of
+resolved settings (resources included), state and timestamps. Its calls (one per
+future, ``JOBID.i`` within an array) are in the job row's ``n_calls``; a call gets a row
+of its own once its own state is known (it ended, or was cancelled alone): a call
+without one is in its job's state. So recording a million-call map writes one row, and
+each call's row is written when its element ends. Each submission of
 a job is an *attempt* (retries, ``clustrix.retry``) with its own row: native id,
 state, reason, resources, the elements it failed with; the job row's ``attempt``,
 ``native_id`` and ``settings`` follow the current attempt, which is recorded
@@ -32,7 +35,7 @@ import sqlite3
 import stat
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -40,6 +43,8 @@ from .errors import ClustrixError, JobNotFound, StoreBusy
 from .job import Job, State
 
 T = TypeVar("T")
+#: a statement run by ``executemany`` over the rows made by a function (called once per try)
+Many = tuple[str, Callable[[], Iterator[Sequence[Any]]]]
 #: seconds a read or write of the store may wait in all for a lock held by another process
 BUSY_TIMEOUT = 60.0
 #: filesystem types (as in /proc/mounts) where SQLite's WAL mode does not work
@@ -128,6 +133,12 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX dependencies_by_child ON dependencies(child_job);
     """,
+    # 5: a call has a row only once its own state is known; without one it is in its job's
+    # state (older versions would take a map's calls for missing). Rows are read by job, in order.
+    """
+    DROP INDEX calls_by_job;
+    CREATE INDEX calls_by_job_idx ON calls(job_id, idx);
+    """,
 )
 #: the settings an attempt's record keeps (what retries may escalate, and what it ran with)
 ATTEMPT_RESOURCES = ("memory", "time", "partition", "queue")
@@ -138,6 +149,13 @@ _INSERT_JOB = (
     " n_calls, tasks_per_element, state, created, updated, host, profile) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
 _LIVE_SQL = "(" + ",".join(f"'{v}'" for v in LIVE_STATES) + ")"
+#: a call's own state: its row is made, or updated unless a live state would replace a final one
+_UPSERT_CALL = (
+    "INSERT INTO calls (call_id, job_id, idx, state, updated)"
+    " SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM jobs WHERE job_id = ?2)"  # a deleted job: nothing
+    " ON CONFLICT(call_id) DO UPDATE SET state=excluded.state, updated=excluded.updated"
+    f" WHERE calls.state IN {_LIVE_SQL} OR ?6 = 1"
+)
 
 
 def _busy(exc: sqlite3.OperationalError) -> bool:
@@ -310,19 +328,22 @@ class Store:
             f"{held}. Retry once it is released, or stop that process if it hangs."
         )
 
-    def _transaction(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+    def _transaction(self, statements: Sequence[tuple[str, Sequence[Any]]], many: Sequence[Many] = ()) -> None:
         self._db.execute("BEGIN IMMEDIATE")
         try:
             for sql, params in statements:
                 self._db.execute(sql, params)
+            for sql, rows in many:
+                self._db.executemany(sql, rows())
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
 
-    def _write(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
-        """One short IMMEDIATE transaction (takes the write lock at once: no upgrade deadlock)."""
-        self._retry(lambda: self._transaction(statements))
+    def _write(self, statements: Sequence[tuple[str, Sequence[Any]]], many: Sequence[Many] = ()) -> None:
+        """One short IMMEDIATE transaction (takes the write lock at once: no upgrade deadlock);
+        ``many``: statements run once per row their generator makes (``executemany``)."""
+        self._retry(lambda: self._transaction(statements, many))
 
     @property
     def version(self) -> int:
@@ -358,7 +379,8 @@ class Store:
     # --- recording -------------------------------------------------------------------
 
     def record(self, job: Job, target_key: str) -> None:
-        """Record a job and its calls (state SUBMITTING) before it is submitted."""
+        """Record a job (state SUBMITTING, as its calls) before it is submitted: one row
+        whatever its number of calls, each of which gets its own row once it ends."""
         now = time.time()
         rows: list[tuple[str, Sequence[Any]]] = [
             (
@@ -381,13 +403,6 @@ class Store:
                     job.settings.get("profile"),
                 ),
             )
-        ]
-        rows += [
-            (
-                "INSERT INTO calls VALUES (?,?,?,?,?)",
-                (job.call_id(i), job.job_id, i, State.SUBMITTING.value, now),
-            )
-            for i in range(job.n_calls)
         ]
         rows.append(self._insert_attempt(job.job_id, job.attempt, job.settings, {}, now))
         self._write(rows)
@@ -482,14 +497,13 @@ class Store:
         """
         now = time.time()
         guard = f" AND (state IN {_LIVE_SQL} OR ? = 1)"
+
+        def calls() -> Iterator[tuple[Any, ...]]:  # made as SQLite takes them: no list of rows
+            for call_id, s in call_states.items():
+                job_id, _, index = call_id.rpartition(".")
+                yield (call_id, job_id or call_id, int(index) if job_id else 0, s.value, now, int(s.terminal))
+
         rows: list[tuple[str, Sequence[Any]]] = [
-            (
-                "UPDATE calls SET state=?, updated=? WHERE call_id=?" + guard,
-                (s.value, now, c, int(s.terminal)),
-            )
-            for c, s in call_states.items()
-        ]
-        rows += [
             (
                 "UPDATE jobs SET state=?, updated=?, finished=? WHERE job_id=?" + guard,
                 (s.value, now, now if s.terminal else None, j, int(s.terminal)),
@@ -500,8 +514,8 @@ class Store:
             ("UPDATE attempts SET state=?, reason=? WHERE job_id=? AND attempt=?", (s.value, reason, j, a))
             for (j, a), (s, reason) in (attempt_ends or {}).items()
         ]
-        if rows:
-            self._write(rows)
+        if rows or call_states:
+            self._write(rows, [(_UPSERT_CALL, calls)])
 
     def set_job_state(self, job_id: str, state: State) -> None:
         """Force a job and all its calls to ``state`` (e.g. CANCELLED by `clustrix cancel`)."""
@@ -540,13 +554,23 @@ class Store:
         return rows[0]
 
     def call(self, call_id: str) -> tuple[str, int, str]:
-        """(job id, index in the job, state) of one call id."""
+        """(job id, index in the job, state) of one call id (``JOBID`` or ``JOBID.i``)."""
         rows = self._read("SELECT job_id, idx, state FROM calls WHERE call_id=?", (call_id,))
-        if not rows:
-            raise JobNotFound(f"no job {call_id!r} in the job store {self.path}; `clustrix jobs` lists them")
-        return rows[0]["job_id"], rows[0]["idx"], rows[0]["state"]
+        if rows:
+            return rows[0]["job_id"], rows[0]["idx"], rows[0]["state"]
+        job_id, _, index = call_id.rpartition(".")  # no row of its own: in its job's state
+        if not job_id:
+            job_id, index = call_id, ""
+        rows = self._read("SELECT n_calls, state FROM jobs WHERE job_id=?", (job_id,))
+        n_calls = rows[0]["n_calls"] if rows else 0
+        if index == "" and n_calls == 1:
+            return job_id, 0, rows[0]["state"]
+        if index.isdigit() and n_calls > 1 and int(index) < n_calls and str(int(index)) == index:
+            return job_id, int(index), rows[0]["state"]
+        raise JobNotFound(f"no job {call_id!r} in the job store {self.path}; `clustrix jobs` lists them")
 
     def calls(self, job_id: str) -> list[sqlite3.Row]:
+        """The rows of the job's calls that have their own state (the others are in the job's)."""
         return self._read("SELECT * FROM calls WHERE job_id=? ORDER BY idx", (job_id,))
 
     def resolve(self, some_id: str) -> tuple[Job, int | None, sqlite3.Row]:
@@ -560,7 +584,12 @@ class Store:
         return _job_of(rows[0]), index, rows[0]
 
     def call_states(self, job_id: str) -> dict[int, str]:
-        return {r["idx"]: r["state"] for r in self.calls(job_id)}
+        """The state of every call of a job, by index."""
+        rows = self._read("SELECT n_calls, state FROM jobs WHERE job_id=?", (job_id,))
+        if not rows:
+            return {}
+        own = {r["idx"]: r["state"] for r in self.calls(job_id)}
+        return {i: own.get(i, rows[0]["state"]) for i in range(rows[0]["n_calls"])}
 
     def jobs(
         self,
@@ -601,7 +630,7 @@ class Store:
 
     def count(self) -> int:
         """Number of recorded calls."""
-        return int(self._read("SELECT COUNT(*) FROM calls")[0][0])
+        return int(self._read("SELECT COALESCE(SUM(n_calls), 0) FROM jobs")[0][0])
 
     def count_jobs(self) -> int:
         return int(self._read("SELECT COUNT(*) FROM jobs")[0][0])
