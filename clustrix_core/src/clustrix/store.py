@@ -16,10 +16,12 @@ rollback journal (``DELETE``) there instead.
 A job row holds what is needed to find and rebuild the job from any process: its
 function, backend, target (key, host, profile), native id, local and remote job dirs,
 resolved settings (resources included), state and timestamps. Its calls (one per
-future, ``JOBID.i`` within an array) are in the job row's ``n_calls``; a call gets a row
-of its own once its own state is known (it ended, or was cancelled alone): a call
-without one is in its job's state. So recording a million-call map writes one row, and
-each call's row is written when its element ends. Each submission of
+future, ``JOBID.i`` within an array) are counted in the job row (``n_calls``) and get rows
+of their own only once their state is known: an element whose calls all ended alike
+gets one row (``elements``), a call that differs from the rest of its element (or was
+cancelled alone) one row (``calls``). A call's state is its own row's, else its element's,
+else its job's; so a million-call map costs a row per job and per element, not per call.
+Each submission of
 a job is an *attempt* (retries, ``clustrix.retry``) with its own row: native id,
 state, reason, resources, the elements it failed with; the job row's ``attempt``,
 ``native_id`` and ``settings`` follow the current attempt, which is recorded
@@ -133,9 +135,18 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX dependencies_by_child ON dependencies(child_job);
     """,
-    # 5: a call has a row only once its own state is known; without one it is in its job's
-    # state (older versions would take a map's calls for missing). Rows are read by job, in order.
+    # 5: a call has a row only when its state differs from its element's, an element one when
+    # its calls ended alike; otherwise a call is in its job's state (a version before this one
+    # would take such calls for missing, hence the new version)
     """
+    CREATE TABLE elements (
+        job_id TEXT NOT NULL REFERENCES jobs(job_id) ON DELETE CASCADE,
+        element INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        updated REAL NOT NULL,
+        PRIMARY KEY (job_id, element)
+    );
+    DELETE FROM calls WHERE state IN ('SUBMITTING', 'HELD', 'PENDING', 'RUNNING');
     DROP INDEX calls_by_job;
     CREATE INDEX calls_by_job_idx ON calls(job_id, idx);
     """,
@@ -155,6 +166,13 @@ _UPSERT_CALL = (
     " SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM jobs WHERE job_id = ?2)"  # a deleted job: nothing
     " ON CONFLICT(call_id) DO UPDATE SET state=excluded.state, updated=excluded.updated"
     f" WHERE calls.state IN {_LIVE_SQL} OR ?6 = 1"
+)
+#: the state every call of an element ended in, in the same way
+_UPSERT_ELEMENT = (
+    "INSERT INTO elements (job_id, element, state, updated)"
+    " SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM jobs WHERE job_id = ?1)"
+    " ON CONFLICT(job_id, element) DO UPDATE SET state=excluded.state, updated=excluded.updated"
+    f" WHERE elements.state IN {_LIVE_SQL} OR ?5 = 1"
 )
 
 
@@ -488,9 +506,11 @@ class Store:
         call_states: dict[str, State],
         job_states: dict[str, State] | None = None,
         attempt_ends: dict[tuple[str, int], tuple[State, str]] | None = None,
+        element_states: dict[tuple[str, int], State] | None = None,
     ) -> None:
         """Write back states seen by a watcher (one transaction for a whole poll cycle),
-        with the final state and reason of the attempts that ended (``attempt_ends``).
+        with the final state and reason of the attempts that ended (``attempt_ends``);
+        ``element_states``: (job id, element) whose every call is in that state.
 
         A live state never overwrites a final one: a slow watcher in another process
         cannot bring a finished job back to RUNNING.
@@ -503,6 +523,8 @@ class Store:
                 job_id, _, index = call_id.rpartition(".")
                 yield (call_id, job_id or call_id, int(index) if job_id else 0, s.value, now, int(s.terminal))
 
+        elements = [(j, e, s.value, now, int(s.terminal)) for (j, e), s in (element_states or {}).items()]
+
         rows: list[tuple[str, Sequence[Any]]] = [
             (
                 "UPDATE jobs SET state=?, updated=?, finished=? WHERE job_id=?" + guard,
@@ -514,8 +536,8 @@ class Store:
             ("UPDATE attempts SET state=?, reason=? WHERE job_id=? AND attempt=?", (s.value, reason, j, a))
             for (j, a), (s, reason) in (attempt_ends or {}).items()
         ]
-        if rows or call_states:
-            self._write(rows, [(_UPSERT_CALL, calls)])
+        if rows or call_states or elements:
+            self._write(rows, [(_UPSERT_CALL, calls), (_UPSERT_ELEMENT, lambda: iter(elements))])
 
     def set_job_state(self, job_id: str, state: State) -> None:
         """Force a job and all its calls to ``state`` (e.g. CANCELLED by `clustrix cancel`)."""
@@ -529,6 +551,10 @@ class Store:
                 ),
                 (
                     "UPDATE calls SET state=?, updated=? WHERE job_id=?",
+                    (state.value, now, job_id),
+                ),
+                (
+                    "UPDATE elements SET state=?, updated=? WHERE job_id=?",
                     (state.value, now, job_id),
                 ),
             ]
@@ -558,16 +584,21 @@ class Store:
         rows = self._read("SELECT job_id, idx, state FROM calls WHERE call_id=?", (call_id,))
         if rows:
             return rows[0]["job_id"], rows[0]["idx"], rows[0]["state"]
-        job_id, _, index = call_id.rpartition(".")  # no row of its own: in its job's state
+        job_id, _, index = call_id.rpartition(".")  # no row of its own: its element's or job's state
         if not job_id:
             job_id, index = call_id, ""
-        rows = self._read("SELECT n_calls, state FROM jobs WHERE job_id=?", (job_id,))
+        rows = self._read("SELECT n_calls, tasks_per_element, state FROM jobs WHERE job_id=?", (job_id,))
         n_calls = rows[0]["n_calls"] if rows else 0
         if index == "" and n_calls == 1:
-            return job_id, 0, rows[0]["state"]
-        if index.isdigit() and n_calls > 1 and int(index) < n_calls and str(int(index)) == index:
-            return job_id, int(index), rows[0]["state"]
-        raise JobNotFound(f"no job {call_id!r} in the job store {self.path}; `clustrix jobs` lists them")
+            i = 0
+        elif index.isdigit() and n_calls > 1 and int(index) < n_calls and str(int(index)) == index:
+            i = int(index)
+        else:
+            raise JobNotFound(f"no job {call_id!r} in the job store {self.path}; `clustrix jobs` lists them")
+        element = self._read(
+            "SELECT state FROM elements WHERE job_id=? AND element=?", (job_id, i // rows[0]["tasks_per_element"])
+        )
+        return job_id, i, element[0]["state"] if element else rows[0]["state"]
 
     def calls(self, job_id: str) -> list[sqlite3.Row]:
         """The rows of the job's calls that have their own state (the others are in the job's)."""
@@ -585,11 +616,13 @@ class Store:
 
     def call_states(self, job_id: str) -> dict[int, str]:
         """The state of every call of a job, by index."""
-        rows = self._read("SELECT n_calls, state FROM jobs WHERE job_id=?", (job_id,))
+        rows = self._read("SELECT n_calls, tasks_per_element, state FROM jobs WHERE job_id=?", (job_id,))
         if not rows:
             return {}
+        n_calls, per_element, state = rows[0]["n_calls"], rows[0]["tasks_per_element"], rows[0]["state"]
+        elements = {r["element"]: r["state"] for r in self._read("SELECT * FROM elements WHERE job_id=?", (job_id,))}
         own = {r["idx"]: r["state"] for r in self.calls(job_id)}
-        return {i: own.get(i, rows[0]["state"]) for i in range(rows[0]["n_calls"])}
+        return {i: own.get(i) or elements.get(i // per_element, state) for i in range(n_calls)}
 
     def jobs(
         self,

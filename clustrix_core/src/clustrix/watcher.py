@@ -201,6 +201,7 @@ class Watcher:
             return
         statuses = self.target.hooks.clustrix_status(jobs=[w.job for w in watched], target=self.target) or {}
         call_states: dict[str, State] = {}
+        element_states: dict[tuple[str, int], State] = {}  # every call of the element in that state
         job_states: dict[str, State] = {}
         attempt_ends: dict[tuple[str, int], tuple[State, str]] = {}
         outcomes: list[Outcome] = []  # set after the store knows
@@ -225,13 +226,12 @@ class Watcher:
                 continue
             for element in ended:
                 if element in staying:  # succeeded; its values stay on the host for the jobs taking them
-                    for i in w.job.calls_of(element):
-                        call_states[w.job.call_id(i)] = State.COMPLETED
-                        outcomes.append((w.futures, i, True, OnHost()))
+                    element_states[(w.job.job_id, element)] = State.COMPLETED
+                    outcomes += [(w.futures, i, True, OnHost()) for i in w.job.calls_of(element)]
                 else:
                     read = _read(w.job, element)
                     if not self._held_for_retry(w, element, status, read):
-                        self._settle(w, element, status, read, call_states, outcomes)
+                        self._settle(w, element, status, read, (call_states, element_states), outcomes)
                 w.open_elements.discard(element)
             if w.open_elements:
                 job_states[w.job.job_id] = State.RUNNING
@@ -251,7 +251,7 @@ class Watcher:
                 finished.append(w)
         # the store first, then the futures: a caller that exits once it has its results
         # must not leave the job recorded as still running
-        self.target.store.set_states(call_states, job_states, attempt_ends)
+        self.target.store.set_states(call_states, job_states, attempt_ends, element_states)
         self._deliver(outcomes)
         for w in again:  # talks to the scheduler: after this cycle's writes, outside the lock
             self._resubmit(w)
@@ -311,14 +311,19 @@ class Watcher:
         except Exception as exc:
             log.warning("job %s: attempt %d could not be submitted", w.job.job_id, w.job.attempt, exc_info=True)
             call_states: dict[str, State] = {}
+            element_states: dict[tuple[str, int], State] = {}
             outcomes: list[Outcome] = []
             note = f"attempt {w.job.attempt} could not be submitted: {type(exc).__name__}: {exc}"
             for element, (status, read) in sorted(held.items()):
-                self._settle(w, element, status, read, call_states, outcomes, submit_error=(note, exc))
+                states = (call_states, element_states)
+                self._settle(w, element, status, read, states, outcomes, submit_error=(note, exc))
             state = State.REJECTED if isinstance(exc, SubmissionRejected) else State.FAILED
             with contextlib.suppress(Exception):  # the futures must not wait for a store that fails too
                 self.target.store.set_states(
-                    call_states, {w.job.job_id: state}, {(w.job.job_id, w.job.attempt): (state, note)}
+                    call_states,
+                    {w.job.job_id: state},
+                    {(w.job.job_id, w.job.attempt): (state, note)},
+                    element_states,
                 )
             self._deliver(outcomes)
             self._finish(w)
@@ -345,20 +350,22 @@ class Watcher:
         element: int,
         status: JobStatus,
         read: Read,
-        call_states: dict[str, State],
+        states: tuple[dict[str, State], dict[tuple[str, int], State]],
         settled: list[Outcome],
         submit_error: tuple[str, Exception] | None = None,
     ) -> None:
         """Give every call of an ended element its value or its error; never raises, so one
         element that cannot be settled (a result unreadable here) fails its own calls only.
-        After more than one attempt, each error carries every attempt's story as notes."""
+        After more than one attempt, each error carries every attempt's story as notes.
+        ``states`` gets the calls' states for the store: one for the element when they agree."""
         job, hooks = w.job, self.target.hooks
         outcomes, unusable = read
         story: list[str] | None = None
+        mine: dict[int, State] = {}
         for i in job.calls_of(element):
             outcome = outcomes[i - job.calls_of(element).start] if outcomes else None
             if outcome is not None and outcome[0] == "ok":
-                call_states[job.call_id(i)] = State.COMPLETED
+                mine[i] = State.COMPLETED
                 settled.append((w.futures, i, True, outcome[1]))
                 continue
             w.ok = False
@@ -391,8 +398,12 @@ class Watcher:
                     error.add_note(line)
                 if submit_error is not None and error.__cause__ is None:
                     error.__cause__ = submit_error[1]
-            call_states[job.call_id(i)] = State.CANCELLED if w.futures.cancelled(i) else state
+            mine[i] = State.CANCELLED if w.futures.cancelled(i) else state
             settled.append((w.futures, i, False, error))
+        if len(set(mine.values())) == 1:  # the common case: one row for the element
+            states[1][(job.job_id, element)] = next(iter(mine.values()))
+        else:
+            states[0].update((job.call_id(i), s) for i, s in mine.items())
 
     def _story(
         self,
