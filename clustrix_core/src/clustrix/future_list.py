@@ -17,6 +17,7 @@ import threading
 import weakref
 from collections.abc import Iterator, Sequence
 from concurrent.futures import InvalidStateError
+from concurrent.futures._base import FINISHED
 from typing import TYPE_CHECKING, Any, overload
 
 from .future import ClusterFuture
@@ -144,13 +145,13 @@ class FutureList(Sequence[ClusterFuture]):
             outcome = self._outcomes[index]
             if outcome is PENDING:
                 self._waiting[index] = future
+            elif isinstance(outcome, _Raised):  # made done before anyone can wait on it or add a callback
+                future._exception, future._state = outcome.error, FINISHED
+            elif outcome is not CANCELLED:
+                future._result, future._state = outcome, FINISHED
             self._taken[index] = future
         if outcome is CANCELLED:
             future._cancel_locally()
-        elif isinstance(outcome, _Raised):
-            future.set_exception(outcome.error)
-        elif outcome is not PENDING:
-            future.set_result(outcome)
         return future
 
     # --- what the watcher does ---------------------------------------------------------
