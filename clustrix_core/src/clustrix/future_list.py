@@ -62,7 +62,7 @@ class FutureList(Sequence[ClusterFuture]):
     ``len``, indexing, slicing (a list), iteration, ``in``, ``==`` with a list, ``+``, and
     ``concurrent.futures.wait``/``as_completed``/:func:`clustrix.wait` all work as on the
     list ``.map()`` used to return; passed as an argument to another call, it travels as
-    the list of its futures (a pipeline, see :mod:`clustrix.dependencies`).
+    the list of its futures (a pipeline: each call takes the values of those futures).
     """
 
     def __init__(self, job: Job, target: Target) -> None:
