@@ -146,3 +146,9 @@ def test_a_pending_map_holds_a_list_slot_per_call_not_a_future(tmp_path: Path) -
     assert len(futures) == n
     assert kept / n < 64, f"{kept / n:.0f} bytes kept per call"
     assert futures[-1].result(timeout=120) == n - 1
+
+
+def test_repr_is_the_lists_up_to_a_hundred_futures_then_says_how_many_more() -> None:
+    short, long = _list(3), _list(250)
+    assert repr(short) == repr(list(short))
+    assert repr(long) == repr(long[:100])[:-1] + ", ... 150 more]"

@@ -52,8 +52,8 @@ class _Raised:
 
 PENDING = _Pending()
 CANCELLED = _Cancelled()
-#: a repr shows at most this many futures
-REPR_FUTURES = 10
+#: a repr shows at most this many futures (a list's repr up to there; a million would not be read)
+REPR_FUTURES = 100
 
 
 class FutureList(Sequence[ClusterFuture]):
@@ -129,11 +129,6 @@ class FutureList(Sequence[ClusterFuture]):
         if len(self) > REPR_FUTURES:
             shown.append(f"... {len(self) - REPR_FUTURES:,} more")
         return "[" + ", ".join(shown) + "]"
-
-    def _repr_html_(self) -> str:  # Jupyter: a table of the first futures
-        from .listing import futures_html
-
-        return futures_html(self[:REPR_FUTURES])
 
     def _future(self, index: int) -> ClusterFuture:
         """The future of call ``index``: the one a caller holds, else a new one in its call's state."""
