@@ -365,7 +365,7 @@ class Watcher:
         for i in job.calls_of(element):
             outcome = outcomes[i - job.calls_of(element).start] if outcomes else None
             if outcome is not None and outcome[0] == "ok":
-                mine[i] = State.COMPLETED
+                mine[i] = State.CANCELLED if w.futures.cancelled(i) else State.COMPLETED  # as its future says
                 settled.append((w.futures, i, True, outcome[1]))
                 continue
             w.ok = False
