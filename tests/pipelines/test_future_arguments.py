@@ -39,6 +39,12 @@ def test_futures_at_any_depth_of_lists_tuples_dicts_become_their_values() -> Non
     assert report.result(timeout=120) == (0 + 10) + (1 + 20) + 4 + 16
 
 
+def test_a_whole_map_passed_as_an_argument_becomes_the_list_of_its_values() -> None:
+    squares = square.map([0, 1, 2, 4])  # a FutureList, not a list: it travels as one
+    report = total.submit({"values": squares, "pairs": []})
+    assert report.result(timeout=120) == 0 + 1 + 4 + 16
+
+
 def test_keyword_argument_future_is_resolved() -> None:
     parent = add.submit(2, 3)
     assert add.submit(1, b=parent).result(timeout=120) == 6

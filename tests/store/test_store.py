@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from clustrix import ClustrixError, cluster
+from clustrix import ClustrixError, JobNotFound, cluster
 from clustrix.hookspecs import hookimpl
 from clustrix.job import State
 from clustrix.plugins import manager
@@ -153,3 +153,69 @@ def test_late_running_state_does_not_overwrite_a_final_one(tmp_path: Path) -> No
     store.set_states({"warm": State.FAILED}, {"warm": State.FAILED})
     assert store.row("warm")["state"] == "FAILED"
     assert store.row("warm")["finished"] is not None
+
+
+@cluster
+def fails_on_seven(x: int) -> int:
+    if x == 7:
+        raise ValueError("seven")
+    return x
+
+
+def test_a_map_costs_a_row_per_element_and_another_process_reads_each_call(clustrix_home: Path) -> None:
+    futures = fails_on_seven.map(range(300))  # 60 elements of 5 calls; call 7 in element 1
+    assert [f.exception(timeout=120) is None for f in futures].count(False) == 1
+    job = futures.job
+    store = open_store(clustrix_home)
+    deadline = time.monotonic() + 60
+    while store.row(job.job_id)["state"] != "FAILED":  # written before the futures were, by the watcher
+        assert time.monotonic() < deadline, store.row(job.job_id)["state"]
+        time.sleep(0.05)
+    db = sqlite3.connect(clustrix_home / "jobs.sqlite")
+    calls = db.execute("SELECT idx, state FROM calls WHERE job_id=? ORDER BY idx", (job.job_id,)).fetchall()
+    elements = db.execute("SELECT COUNT(*) FROM elements WHERE job_id=?", (job.job_id,)).fetchone()[0]
+    db.close()
+    assert calls == [(5, "COMPLETED"), (6, "COMPLETED"), (7, "FAILED"), (8, "COMPLETED"), (9, "COMPLETED")]
+    assert elements == job.n_elements - 1 == 59  # every element but the one whose calls differ
+    shown = subprocess.run(
+        [sys.executable, "-m", "clustrix", "status", job.job_id, f"{job.job_id}.7", f"{job.job_id}.299", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert shown.returncode == 0, shown.stderr
+    whole, seventh, last = json.loads(shown.stdout)
+    assert (whole["state"], seventh["state"], last["state"]) == ("FAILED", "FAILED", "COMPLETED")
+    assert whole["call_states"] == {str(i): "FAILED" if i == 7 else "COMPLETED" for i in range(300)}
+    missing = subprocess.run(
+        [sys.executable, "-m", "clustrix", "status", f"{job.job_id}.300"], capture_output=True, text=True, timeout=120
+    )
+    assert missing.returncode == 1 and "no job" in missing.stderr
+
+
+def test_version_4_store_with_a_live_map_is_migrated_and_its_calls_follow_their_job(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.sqlite"
+    db = sqlite3.connect(path)
+    for step in MIGRATIONS[:4]:
+        db.executescript(step)
+    db.execute(
+        "INSERT INTO jobs (job_id, function, backend, target, settings, native_id, local_dir, remote_dir,"
+        " n_calls, tasks_per_element, state, created, updated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        ("live", "simulate", "slurm", "{}", "{}", "42", "/l", "/r", 3, 1, "PENDING", 1.0, 2.0),
+    )
+    for index, state in enumerate(("PENDING", "CANCELLED", "PENDING")):  # a version-4 store: a row per call
+        db.execute("INSERT INTO calls VALUES (?,?,?,?,?)", (f"live.{index}", "live", index, state, 2.0))
+    db.execute("PRAGMA user_version=4")
+    db.commit()
+    db.close()
+    store = Store(path)
+    assert store.version == len(MIGRATIONS) == 5
+    assert store.call_states("live") == {0: "PENDING", 1: "CANCELLED", 2: "PENDING"}
+    store.set_states({}, {"live": State.RUNNING}, element_states={("live", 0): State.COMPLETED})
+    assert store.call_states("live") == {0: "COMPLETED", 1: "CANCELLED", 2: "RUNNING"}
+    assert store.call("live.2") == ("live", 2, "RUNNING") and store.call("live.1") == ("live", 1, "CANCELLED")
+    assert store.count() == 3
+    with pytest.raises(JobNotFound):
+        store.call("live.3")
+    store.set_job_state("live", State.CANCELLED)
+    assert set(store.call_states("live").values()) == {"CANCELLED"}

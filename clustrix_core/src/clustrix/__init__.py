@@ -48,6 +48,7 @@ from .errors import (
 )
 from .executor import LocalExecutor
 from .future import ClusterFuture
+from .future_list import FutureList
 from .lifecycle import attach, configure
 from .listing import JobTable, jobs
 from .outcome import RemoteError
@@ -70,6 +71,7 @@ __all__ = [
     "ConfigError",
     "DependencyFailed",
     "Executor",
+    "FutureList",
     "HostKeyError",
     "JobCancelled",
     "JobFailed",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Generic, TypeVar, overload
 
 from . import lifecycle
@@ -30,15 +30,17 @@ class ClusterFunction(Generic[R]):
     def submit(self, *args: Any, **kwargs: Any) -> ClusterFuture:
         return lifecycle.submit(self.__wrapped__, [(args, kwargs)], self.options)[0]
 
-    def map(self, *iterables: Iterable[Any], progress: bool = False, **options: Any) -> list[ClusterFuture]:
-        """One future per element, in input order, like the builtin ``map``.
+    def map(self, *iterables: Iterable[Any], progress: bool = False, **options: Any) -> Sequence[ClusterFuture]:
+        """One future per element, in input order, like the builtin ``map``: a
+        :class:`~clustrix.FutureList`, which makes each future when it is taken.
 
         Where the backend has arrays, all calls go in one array job; ``options`` may set
         e.g. ``tasks_per_job`` or ``max_concurrent`` for this map only. ``progress=True``
         shows a bar until every call is done (see :func:`clustrix.wait`).
         """
         extra = check_decorator_kwargs(options, manager().settings())
-        calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = [(tuple(a), {}) for a in zip(*iterables, strict=False)]
+        no_kwargs: dict[str, Any] = {}  # one for every call: a million maps would hold a million empty dicts
+        calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = [(a, no_kwargs) for a in zip(*iterables, strict=False)]
         if not calls:
             return []
         futures = lifecycle.submit(self.__wrapped__, calls, {**self.options, **extra})

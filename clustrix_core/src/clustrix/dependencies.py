@@ -30,6 +30,7 @@ import cloudpickle
 from . import runner
 from .errors import DependencyFailed, JobNotFound, ResultCorrupted, ResultForged
 from .future import ClusterFuture
+from .future_list import FutureList
 from .hookspecs import hookimpl
 from .job import JobStatus, State
 from .outcome import RemoteError, job_key
@@ -42,15 +43,21 @@ if TYPE_CHECKING:
 log = logging.getLogger("clustrix.dependencies")
 
 Call = tuple[tuple[Any, ...], dict[str, Any]]
+#: argument types that hold no future: passed over without a look (a million-call map's
+#: arguments are mostly these)
+_PLAIN = frozenset({int, float, complex, bool, str, bytes, type(None), range})
 
 
 def futures_in(value: Any, depth: int = 0) -> list[ClusterFuture]:
-    """The futures in ``value``, looked for in lists, tuples and dicts (keys and values)."""
+    """The futures in ``value``, looked for in lists, tuples, dicts (keys and values) and
+    the :class:`~clustrix.FutureList` a ``.map()`` returns."""
+    if type(value) in _PLAIN:
+        return []
     if isinstance(value, ClusterFuture):
         return [value]
     if depth >= 50:
         return []
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, (list, tuple, FutureList)):
         items: Iterable[Any] = value
     elif isinstance(value, dict):
         items = [*value.keys(), *value.values()]
@@ -58,15 +65,19 @@ def futures_in(value: Any, depth: int = 0) -> list[ClusterFuture]:
         return []
     found: list[ClusterFuture] = []
     for item in items:
-        found += futures_in(item, depth + 1)
+        if type(item) not in _PLAIN:
+            found += futures_in(item, depth + 1)
     return found
 
 
 def parents_of(calls: Sequence[Call]) -> list[ClusterFuture]:
     """Every future the calls take, once each, in order of appearance."""
     seen: dict[int, ClusterFuture] = {}
-    for future in futures_in(list(calls)):
-        seen.setdefault(id(future), future)
+    for args, kwargs in calls:
+        for value in (*args, *kwargs.values()) if kwargs else args:
+            if type(value) not in _PLAIN:
+                for future in futures_in(value, 3):
+                    seen.setdefault(id(future), future)
     return list(seen.values())
 
 
@@ -239,12 +250,12 @@ def waits_for(store: Store, job_id: str, state: str) -> list[str]:
     return waiting
 
 
-def hold(job: Job, parents: Sequence[ClusterFuture], target: Target) -> list[ClusterFuture]:
+def hold(job: Job, parents: Sequence[ClusterFuture], target: Target) -> FutureList:
     """Record a packaged child HELD and have the watcher submit it when its parents ended."""
     same = sorted({f.job.job_id for f in parents if f.target is target})
     target.store.add_dependencies(job.job_id, same, "all")
-    target.store.set_states({job.call_id(i): State.HELD for i in range(job.n_calls)}, {job.job_id: State.HELD})
-    futures = [ClusterFuture(job, i, target) for i in range(job.n_calls)]
+    target.store.set_states({}, {job.job_id: State.HELD})  # its calls, without rows of their own, with it
+    futures = FutureList(job, target)
     target.watcher.watch(job, futures, waiting=True)
     return futures
 
@@ -283,7 +294,7 @@ def release(target: Target, job: Job) -> bool:
         path = Path(runner.dependency_file(str(job.local_dir), call_id))
         path.write_bytes(runner.MAGIC + b" " + runner.sign(key, body) + b"\n" + body)
         path.chmod(0o600)
-    store.set_states({job.call_id(i): State.SUBMITTING for i in range(job.n_calls)}, {job.job_id: State.SUBMITTING})
+    store.set_states({}, {job.job_id: State.SUBMITTING})  # a call cancelled meanwhile keeps its own row
     lifecycle.launch(job, target)
     return True
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from .job import State
 
 if TYPE_CHECKING:
+    from .future_list import FutureList
     from .job import Job
     from .retry import Attempt
     from .target import Target
@@ -64,11 +65,13 @@ class ClusterFuture(Future[Any]):
     (Ctrl-C) leaves the job running and says, in one warning line, how to cancel it.
     """
 
-    def __init__(self, job: Job, index: int, target: Target) -> None:
+    def __init__(self, job: Job, index: int, target: Target, owner: FutureList | None = None) -> None:
         super().__init__()
         self.job = job
         self.index = index
         self.target = target
+        #: the list of its job's futures that made it (``.map()``'s return value)
+        self.owner = owner
 
     @property
     def job_id(self) -> str:
@@ -142,6 +145,8 @@ class ClusterFuture(Future[Any]):
     def _keep_value(self, value: Any) -> None:
         with self._condition:
             self._result = value
+        if self.owner is not None:
+            self.owner.keep_value(self.index, value)
 
     def cancel(self) -> bool:
         if self.done():

@@ -298,12 +298,17 @@ def _unpicklable_reference(func: Callable[..., Any]) -> str | None:
     return None
 
 
-def dumps_arguments(calls: Sequence[tuple[tuple[Any, ...], dict[str, Any]]], first_index: int) -> bytes:
-    """Pickle the (args, kwargs) of some calls; on failure, name the argument at fault."""
-    from .dependencies import dumps_calls, futures_in  # futures are what a job makes: imported late
+def dumps_arguments(
+    calls: Sequence[tuple[tuple[Any, ...], dict[str, Any]]], first_index: int, futures: bool | None = None
+) -> bytes:
+    """Pickle the (args, kwargs) of some calls, each future in them (``futures``: whether
+    there are any, None: look) as a reference; on failure, name the argument at fault."""
+    from .dependencies import dumps_calls, parents_of  # futures are what a job makes: imported late
 
+    if futures is None:
+        futures = bool(parents_of(calls))
     try:
-        return dumps_calls(calls) if futures_in(list(calls)) else cloudpickle.dumps(list(calls))
+        return dumps_calls(calls) if futures else cloudpickle.dumps(list(calls))
     except Exception:
         for offset, (args, kwargs) in enumerate(calls):
             named = [(f"argument {i}", a) for i, a in enumerate(args)]
@@ -366,8 +371,11 @@ def package(
     for element in range(job.n_elements):
         span = job.calls_of(element)
         chunk = calls[span.start : span.stop]
-        spec: dict[str, Any] = {"blob": blobs.put(dumps_arguments(chunk, span.start)), "calls": [span.start, span.stop]}
         parents = parents_of(chunk)
+        spec: dict[str, Any] = {
+            "blob": blobs.put(dumps_arguments(chunk, span.start, bool(parents))),
+            "calls": [span.start, span.stop],
+        }
         if parents:  # the calls whose results this element takes (see clustrix.dependencies)
             spec["parents"] = [f.job_id for f in parents]
         elements.append(spec)

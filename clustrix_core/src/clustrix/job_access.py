@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from .errors import ClustrixError, TransportError
 from .future import ClusterFuture
+from .future_list import FutureList
 from .job import Job, State
 from .lifecycle import resolve
 from .outcome import exception_of, read_outcomes
@@ -41,14 +42,14 @@ class Recorded:
     @classmethod
     def of(cls, job: Job, state: str) -> Recorded:
         target = target_for(job.settings)
-        futures = {i: ClusterFuture(job, i, target) for i in range(job.n_calls)}
+        futures = FutureList(job, target)
         held = State(state) == State.HELD  # its parents have not all ended: polling submits it when they have
         return cls(job, State(state), target, Watched(job, futures, set(range(job.n_elements)), waiting=held))
 
     def futures(self, index: int | None) -> list[ClusterFuture]:
         """The future of one call, or of every call when ``index`` is None."""
         futures = self.watched.futures
-        return [futures[index]] if index is not None else [futures[i] for i in sorted(futures)]
+        return [futures[index]] if index is not None else list(futures)
 
     def settle_from_local_files(self) -> bool:
         """Settle every call from result files already here; False if any element's file is missing."""
@@ -58,11 +59,10 @@ class Recorded:
         for element in range(job.n_elements):
             outcomes = read_outcomes(job.result_path(element))
             for i, outcome in zip(job.calls_of(element), outcomes, strict=True):
-                future = self.watched.futures[i]
                 if outcome[0] == "ok":
-                    future.set_result(outcome[1])
+                    self.watched.futures.settle(i, True, outcome[1])
                 else:
-                    future.set_exception(exception_of(outcome, job.call_id(i)))
+                    self.watched.futures.settle(i, False, exception_of(outcome, job.call_id(i)))
         self.watched.open_elements.clear()
         return True
 

@@ -25,6 +25,7 @@ from . import config, dependencies
 from .environment import captured_requirements, requirements_of
 from .errors import ConfigError, PluginContractError, StoreError, SubmissionRejected
 from .future import ClusterFuture
+from .future_list import FutureList
 from .job import Job, State, package
 from .plugins import manager
 from .store import make_private, open_store
@@ -59,7 +60,7 @@ def tasks_per_element(settings: Mapping[str, Any], n_calls: int) -> int:
     return max(1, math.ceil(n_calls / AUTO_MAX_ELEMENTS))
 
 
-def submit(func: Callable[..., Any], calls: Sequence[Call], overrides: Mapping[str, Any]) -> list[ClusterFuture]:
+def submit(func: Callable[..., Any], calls: Sequence[Call], overrides: Mapping[str, Any]) -> FutureList:
     settings = dict(resolve(overrides).values)  # 1. resolve
     target = target_for(settings)
     store = target.store  # opened first: it makes the home private before anything is written there
@@ -84,10 +85,10 @@ def submit(func: Callable[..., Any], calls: Sequence[Call], overrides: Mapping[s
     try:
         dependencies.attach(job, calls, parents, target)  # what the scheduler holds the job for
     except BaseException:
-        store.set_states({job.call_id(i): State.FAILED for i in range(job.n_calls)}, {job.job_id: State.FAILED})
+        store.set_job_state(job.job_id, State.FAILED)
         raise
     launch(job, target)
-    futures = [ClusterFuture(job, i, target) for i in range(job.n_calls)]
+    futures = FutureList(job, target)  # each future made when asked for: a million calls cost one list
     target.watcher.watch(job, futures)  # 7. watch; return and clean up follow there
     return futures
 
@@ -109,7 +110,7 @@ def launch(job: Job, target: Target) -> None:
         raise
     except BaseException as exc:
         state = State.REJECTED if isinstance(exc, SubmissionRejected) else State.FAILED
-        store.set_states({job.call_id(i): state for i in range(job.n_calls)}, {job.job_id: state})
+        store.set_job_state(job.job_id, state)
         raise
     job.native_id = str(native_id)
     try:
@@ -182,10 +183,10 @@ def attach(job_id: str, *, home: str | None = None) -> ClusterFuture:
     return attach_job(job)[index]
 
 
-def attach_job(job: Job) -> list[ClusterFuture]:
+def attach_job(job: Job) -> FutureList:
     """Futures for every call of a recorded job, watched by its target's watcher (a job
     between two attempts is followed to the next one: ``clustrix.retry.follow``)."""
     target = target_for(job.settings)
-    futures = [ClusterFuture(job, i, target) for i in range(job.n_calls)]
+    futures = FutureList(job, target)
     target.watcher.watch(job, futures)
     return futures

@@ -19,7 +19,7 @@ import concurrent.futures
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from . import lifecycle
@@ -48,7 +48,7 @@ class Executor(concurrent.futures.Executor):
 
     def _submit_calls(
         self, fn: Callable[..., Any], calls: list[lifecycle.Call], options: dict[str, Any]
-    ) -> list[ClusterFuture]:
+    ) -> Sequence[ClusterFuture]:
         with self._lock:
             if self._shutdown:
                 raise RuntimeError("cannot schedule new futures after shutdown")
@@ -108,7 +108,7 @@ class Executor(concurrent.futures.Executor):
         return f"<clustrix.Executor {self.options} {state}>"
 
 
-def _results_in_order(futures: list[ClusterFuture], end_time: float | None) -> Iterator[Any]:
+def _results_in_order(futures: Sequence[ClusterFuture], end_time: float | None) -> Iterator[Any]:
     """Yield each result in order; on leaving early (error, timeout, close), cancel the rest."""
     pending = list(reversed(futures))  # pop() from the end: no reference kept to yielded results
     try:

@@ -15,8 +15,13 @@ rollback journal (``DELETE``) there instead.
 
 A job row holds what is needed to find and rebuild the job from any process: its
 function, backend, target (key, host, profile), native id, local and remote job dirs,
-resolved settings (resources included), state and timestamps; its calls (one per
-future, ``JOBID.i`` within an array) have their own rows and states. Each submission of
+resolved settings (resources included), state and timestamps. Its calls (one per
+future, ``JOBID.i`` within an array) are counted in the job row (``n_calls``) and get rows
+of their own only once their state is known: an element whose calls all ended alike
+gets one row (``elements``), a call that differs from the rest of its element (or was
+cancelled alone) one row (``calls``). A call's state is its own row's, else its element's,
+else its job's; so a million-call map costs a row per job and per element, not per call.
+Each submission of
 a job is an *attempt* (retries, ``clustrix.retry``) with its own row: native id,
 state, reason, resources, the elements it failed with; the job row's ``attempt``,
 ``native_id`` and ``settings`` follow the current attempt, which is recorded
@@ -32,7 +37,7 @@ import sqlite3
 import stat
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -40,6 +45,8 @@ from .errors import ClustrixError, JobNotFound, StoreBusy
 from .job import Job, State
 
 T = TypeVar("T")
+#: a statement run by ``executemany`` over the rows made by a function (called once per try)
+Many = tuple[str, Callable[[], Iterator[Sequence[Any]]]]
 #: seconds a read or write of the store may wait in all for a lock held by another process
 BUSY_TIMEOUT = 60.0
 #: filesystem types (as in /proc/mounts) where SQLite's WAL mode does not work
@@ -128,6 +135,21 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX dependencies_by_child ON dependencies(child_job);
     """,
+    # 5: a call has a row only when its state differs from its element's, an element one when
+    # its calls ended alike; otherwise a call is in its job's state (a version before this one
+    # would take such calls for missing, hence the new version)
+    """
+    CREATE TABLE elements (
+        job_id TEXT NOT NULL REFERENCES jobs(job_id) ON DELETE CASCADE,
+        element INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        updated REAL NOT NULL,
+        PRIMARY KEY (job_id, element)
+    );
+    DELETE FROM calls WHERE state IN ('SUBMITTING', 'HELD', 'PENDING', 'RUNNING');
+    DROP INDEX calls_by_job;
+    CREATE INDEX calls_by_job_idx ON calls(job_id, idx);
+    """,
 )
 #: the settings an attempt's record keeps (what retries may escalate, and what it ran with)
 ATTEMPT_RESOURCES = ("memory", "time", "partition", "queue")
@@ -138,6 +160,20 @@ _INSERT_JOB = (
     " n_calls, tasks_per_element, state, created, updated, host, profile) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
 _LIVE_SQL = "(" + ",".join(f"'{v}'" for v in LIVE_STATES) + ")"
+#: a call's own state: its row is made, or updated unless a live state would replace a final one
+_UPSERT_CALL = (
+    "INSERT INTO calls (call_id, job_id, idx, state, updated)"
+    " SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM jobs WHERE job_id = ?2)"  # a deleted job: nothing
+    " ON CONFLICT(call_id) DO UPDATE SET state=excluded.state, updated=excluded.updated"
+    f" WHERE calls.state IN {_LIVE_SQL} OR ?6 = 1"
+)
+#: the state every call of an element ended in, in the same way
+_UPSERT_ELEMENT = (
+    "INSERT INTO elements (job_id, element, state, updated)"
+    " SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM jobs WHERE job_id = ?1)"
+    " ON CONFLICT(job_id, element) DO UPDATE SET state=excluded.state, updated=excluded.updated"
+    f" WHERE elements.state IN {_LIVE_SQL} OR ?5 = 1"
+)
 
 
 def _busy(exc: sqlite3.OperationalError) -> bool:
@@ -310,19 +346,22 @@ class Store:
             f"{held}. Retry once it is released, or stop that process if it hangs."
         )
 
-    def _transaction(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+    def _transaction(self, statements: Sequence[tuple[str, Sequence[Any]]], many: Sequence[Many] = ()) -> None:
         self._db.execute("BEGIN IMMEDIATE")
         try:
             for sql, params in statements:
                 self._db.execute(sql, params)
+            for sql, rows in many:
+                self._db.executemany(sql, rows())
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
 
-    def _write(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
-        """One short IMMEDIATE transaction (takes the write lock at once: no upgrade deadlock)."""
-        self._retry(lambda: self._transaction(statements))
+    def _write(self, statements: Sequence[tuple[str, Sequence[Any]]], many: Sequence[Many] = ()) -> None:
+        """One short IMMEDIATE transaction (takes the write lock at once: no upgrade deadlock);
+        ``many``: statements run once per row their generator makes (``executemany``)."""
+        self._retry(lambda: self._transaction(statements, many))
 
     @property
     def version(self) -> int:
@@ -358,7 +397,8 @@ class Store:
     # --- recording -------------------------------------------------------------------
 
     def record(self, job: Job, target_key: str) -> None:
-        """Record a job and its calls (state SUBMITTING) before it is submitted."""
+        """Record a job (state SUBMITTING, as its calls) before it is submitted: one row
+        whatever its number of calls, each of which gets its own row once it ends."""
         now = time.time()
         rows: list[tuple[str, Sequence[Any]]] = [
             (
@@ -381,13 +421,6 @@ class Store:
                     job.settings.get("profile"),
                 ),
             )
-        ]
-        rows += [
-            (
-                "INSERT INTO calls VALUES (?,?,?,?,?)",
-                (job.call_id(i), job.job_id, i, State.SUBMITTING.value, now),
-            )
-            for i in range(job.n_calls)
         ]
         rows.append(self._insert_attempt(job.job_id, job.attempt, job.settings, {}, now))
         self._write(rows)
@@ -473,23 +506,26 @@ class Store:
         call_states: dict[str, State],
         job_states: dict[str, State] | None = None,
         attempt_ends: dict[tuple[str, int], tuple[State, str]] | None = None,
+        element_states: dict[tuple[str, int], State] | None = None,
     ) -> None:
         """Write back states seen by a watcher (one transaction for a whole poll cycle),
-        with the final state and reason of the attempts that ended (``attempt_ends``).
+        with the final state and reason of the attempts that ended (``attempt_ends``);
+        ``element_states``: (job id, element) whose every call is in that state.
 
         A live state never overwrites a final one: a slow watcher in another process
         cannot bring a finished job back to RUNNING.
         """
         now = time.time()
         guard = f" AND (state IN {_LIVE_SQL} OR ? = 1)"
+
+        def calls() -> Iterator[tuple[Any, ...]]:  # made as SQLite takes them: no list of rows
+            for call_id, s in call_states.items():
+                job_id, _, index = call_id.rpartition(".")
+                yield (call_id, job_id or call_id, int(index) if job_id else 0, s.value, now, int(s.terminal))
+
+        elements = [(j, e, s.value, now, int(s.terminal)) for (j, e), s in (element_states or {}).items()]
+
         rows: list[tuple[str, Sequence[Any]]] = [
-            (
-                "UPDATE calls SET state=?, updated=? WHERE call_id=?" + guard,
-                (s.value, now, c, int(s.terminal)),
-            )
-            for c, s in call_states.items()
-        ]
-        rows += [
             (
                 "UPDATE jobs SET state=?, updated=?, finished=? WHERE job_id=?" + guard,
                 (s.value, now, now if s.terminal else None, j, int(s.terminal)),
@@ -500,8 +536,8 @@ class Store:
             ("UPDATE attempts SET state=?, reason=? WHERE job_id=? AND attempt=?", (s.value, reason, j, a))
             for (j, a), (s, reason) in (attempt_ends or {}).items()
         ]
-        if rows:
-            self._write(rows)
+        if rows or call_states or elements:
+            self._write(rows, [(_UPSERT_CALL, calls), (_UPSERT_ELEMENT, lambda: iter(elements))])
 
     def set_job_state(self, job_id: str, state: State) -> None:
         """Force a job and all its calls to ``state`` (e.g. CANCELLED by `clustrix cancel`)."""
@@ -515,6 +551,10 @@ class Store:
                 ),
                 (
                     "UPDATE calls SET state=?, updated=? WHERE job_id=?",
+                    (state.value, now, job_id),
+                ),
+                (
+                    "UPDATE elements SET state=?, updated=? WHERE job_id=?",
                     (state.value, now, job_id),
                 ),
             ]
@@ -540,13 +580,28 @@ class Store:
         return rows[0]
 
     def call(self, call_id: str) -> tuple[str, int, str]:
-        """(job id, index in the job, state) of one call id."""
+        """(job id, index in the job, state) of one call id (``JOBID`` or ``JOBID.i``)."""
         rows = self._read("SELECT job_id, idx, state FROM calls WHERE call_id=?", (call_id,))
-        if not rows:
+        if rows:
+            return rows[0]["job_id"], rows[0]["idx"], rows[0]["state"]
+        job_id, _, index = call_id.rpartition(".")  # no row of its own: its element's or job's state
+        if not job_id:
+            job_id, index = call_id, ""
+        rows = self._read("SELECT n_calls, tasks_per_element, state FROM jobs WHERE job_id=?", (job_id,))
+        n_calls = rows[0]["n_calls"] if rows else 0
+        if index == "" and n_calls == 1:
+            i = 0
+        elif index.isdigit() and n_calls > 1 and int(index) < n_calls and str(int(index)) == index:
+            i = int(index)
+        else:
             raise JobNotFound(f"no job {call_id!r} in the job store {self.path}; `clustrix jobs` lists them")
-        return rows[0]["job_id"], rows[0]["idx"], rows[0]["state"]
+        element = self._read(
+            "SELECT state FROM elements WHERE job_id=? AND element=?", (job_id, i // rows[0]["tasks_per_element"])
+        )
+        return job_id, i, element[0]["state"] if element else rows[0]["state"]
 
     def calls(self, job_id: str) -> list[sqlite3.Row]:
+        """The rows of the job's calls that have their own state (the others are in the job's)."""
         return self._read("SELECT * FROM calls WHERE job_id=? ORDER BY idx", (job_id,))
 
     def resolve(self, some_id: str) -> tuple[Job, int | None, sqlite3.Row]:
@@ -560,7 +615,14 @@ class Store:
         return _job_of(rows[0]), index, rows[0]
 
     def call_states(self, job_id: str) -> dict[int, str]:
-        return {r["idx"]: r["state"] for r in self.calls(job_id)}
+        """The state of every call of a job, by index."""
+        rows = self._read("SELECT n_calls, tasks_per_element, state FROM jobs WHERE job_id=?", (job_id,))
+        if not rows:
+            return {}
+        n_calls, per_element, state = rows[0]["n_calls"], rows[0]["tasks_per_element"], rows[0]["state"]
+        elements = {r["element"]: r["state"] for r in self._read("SELECT * FROM elements WHERE job_id=?", (job_id,))}
+        own = {r["idx"]: r["state"] for r in self.calls(job_id)}
+        return {i: own.get(i) or elements.get(i // per_element, state) for i in range(n_calls)}
 
     def jobs(
         self,
@@ -601,7 +663,7 @@ class Store:
 
     def count(self) -> int:
         """Number of recorded calls."""
-        return int(self._read("SELECT COUNT(*) FROM calls")[0][0])
+        return int(self._read("SELECT COALESCE(SUM(n_calls), 0) FROM jobs")[0][0])
 
     def count_jobs(self) -> int:
         return int(self._read("SELECT COUNT(*) FROM jobs")[0][0])

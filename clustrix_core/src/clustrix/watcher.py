@@ -19,7 +19,6 @@ import logging
 import threading
 import time
 import weakref
-from concurrent.futures import InvalidStateError
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +38,7 @@ from .outcome import read_outcomes
 
 if TYPE_CHECKING:
     from .future import ClusterFuture
+    from .future_list import FutureList
     from .target import Target
 
 log = logging.getLogger("clustrix.watcher")
@@ -48,12 +48,15 @@ STATUS_FAILURES = 10
 
 #: an ended element's result file read: its outcomes (None: it wrote none) or why it is unusable
 Read = tuple[list[tuple[Any, ...]] | None, ClustrixError | None]
+#: a call's outcome to deliver: (its job's futures, its index, whether it returned, value or exception)
+Outcome = tuple["FutureList", int, bool, Any]
 
 
 @dataclass
 class Watched:
     job: Job
-    futures: dict[int, ClusterFuture]
+    #: the job's futures (made when the caller takes them) and each call's outcome
+    futures: FutureList
     open_elements: set[int]
     ok: bool = True
     cancel_requested: set[int] = field(default_factory=set)
@@ -94,11 +97,9 @@ class Watcher:
         self.cycles = 0  # status calls made, for tests and `clustrix doctor`
         _watchers.add(self)
 
-    def watch(self, job: Job, futures: list[ClusterFuture], waiting: bool = False) -> None:
+    def watch(self, job: Job, futures: FutureList, waiting: bool = False) -> None:
         with self._lock:
-            self._watched[job.job_id] = Watched(
-                job, {f.index: f for f in futures}, set(range(job.n_elements)), waiting=waiting
-            )
+            self._watched[job.job_id] = Watched(job, futures, set(range(job.n_elements)), waiting=waiting)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name=f"clustrix-watcher-{job.backend}", daemon=True)
                 self._thread.start()
@@ -118,10 +119,10 @@ class Watcher:
         """
         with self._lock:
             watched = self._watched.get(future.job.job_id)
-            if watched is None or not future._cancel_locally():
+            if watched is None or not watched.futures.cancel(future.index, future):
                 return False
             watched.cancel_requested.add(future.index)
-            whole_job = all(f.done() for f in watched.futures.values())
+            whole_job = watched.futures.all_done()
         self.target.store.set_states({future.job_id: State.CANCELLED})
         if whole_job and watched.waiting:  # never submitted: nothing runs anywhere
             with self._lock:
@@ -187,9 +188,7 @@ class Watcher:
             error.__cause__ = exc
             with self._lock:
                 self._watched.pop(w.job.job_id, None)
-            for future in w.futures.values():
-                with contextlib.suppress(InvalidStateError):  # cancelled meanwhile
-                    future.set_exception(error)
+            w.futures.fail_pending(error)
 
     def poll(self, watched: list[Watched]) -> None:
         """One cycle: one batched status call, then settle every element that ended, or
@@ -202,9 +201,10 @@ class Watcher:
             return
         statuses = self.target.hooks.clustrix_status(jobs=[w.job for w in watched], target=self.target) or {}
         call_states: dict[str, State] = {}
+        element_states: dict[tuple[str, int], State] = {}  # every call of the element in that state
         job_states: dict[str, State] = {}
         attempt_ends: dict[tuple[str, int], tuple[State, str]] = {}
-        outcomes: list[tuple[ClusterFuture | None, bool, Any]] = []  # set after the store knows
+        outcomes: list[Outcome] = []  # set after the store knows
         finished: list[Watched] = []
         again: list[Watched] = []
         for w in watched:
@@ -226,13 +226,12 @@ class Watcher:
                 continue
             for element in ended:
                 if element in staying:  # succeeded; its values stay on the host for the jobs taking them
-                    for i in w.job.calls_of(element):
-                        call_states[w.job.call_id(i)] = State.COMPLETED
-                        outcomes.append((w.futures.get(i), True, OnHost()))
+                    element_states[(w.job.job_id, element)] = State.COMPLETED
+                    outcomes += [(w.futures, i, True, OnHost()) for i in w.job.calls_of(element)]
                 else:
                     read = _read(w.job, element)
                     if not self._held_for_retry(w, element, status, read):
-                        self._settle(w, element, status, read, call_states, outcomes)
+                        self._settle(w, element, status, read, (call_states, element_states), outcomes)
                 w.open_elements.discard(element)
             if w.open_elements:
                 job_states[w.job.job_id] = State.RUNNING
@@ -252,7 +251,7 @@ class Watcher:
                 finished.append(w)
         # the store first, then the futures: a caller that exits once it has its results
         # must not leave the job recorded as still running
-        self.target.store.set_states(call_states, job_states, attempt_ends)
+        self.target.store.set_states(call_states, job_states, attempt_ends, element_states)
         self._deliver(outcomes)
         for w in again:  # talks to the scheduler: after this cycle's writes, outside the lock
             self._resubmit(w)
@@ -272,20 +271,17 @@ class Watcher:
             )
             with self._lock:
                 self._watched.pop(w.job.job_id, None)
-            self._deliver([(f, False, error) for f in w.futures.values()])
+            w.futures.fail_pending(error)
         return w.job.native_id is not None
 
     @staticmethod
-    def _deliver(outcomes: list[tuple[ClusterFuture | None, bool, Any]]) -> None:
-        for future, ok, value in outcomes:
-            if future is not None:
-                with contextlib.suppress(InvalidStateError):  # cancelled meanwhile
-                    (future.set_result if ok else future.set_exception)(value)
+    def _deliver(outcomes: list[Outcome]) -> None:
+        for futures, index, ok, value in outcomes:
+            futures.settle(index, ok, value)  # a no-op for a call cancelled meanwhile
 
     def _held_for_retry(self, w: Watched, element: int, status: JobStatus, read: Read) -> bool:
         """Whether ``element`` runs again in the job's next attempt (then its calls wait)."""
-        calls = [w.futures.get(i) for i in w.job.calls_of(element)]
-        if not retry.attempts_left(w.job) or all(f is not None and f.cancelled() for f in calls):
+        if not retry.attempts_left(w.job) or all(w.futures.cancelled(i) for i in w.job.calls_of(element)):
             return False
         outcomes, unusable = read
         if unusable is not None:
@@ -330,20 +326,25 @@ class Watcher:
         except Exception as exc:
             log.warning("job %s: attempt %d could not be submitted", w.job.job_id, w.job.attempt, exc_info=True)
             call_states: dict[str, State] = {}
-            outcomes: list[tuple[ClusterFuture | None, bool, Any]] = []
+            element_states: dict[tuple[str, int], State] = {}
+            outcomes: list[Outcome] = []
             note = f"attempt {w.job.attempt} could not be submitted: {type(exc).__name__}: {exc}"
             for element, (status, read) in sorted(held.items()):
-                self._settle(w, element, status, read, call_states, outcomes, submit_error=(note, exc))
+                states = (call_states, element_states)
+                self._settle(w, element, status, read, states, outcomes, submit_error=(note, exc))
             state = State.REJECTED if isinstance(exc, SubmissionRejected) else State.FAILED
             with contextlib.suppress(Exception):  # the futures must not wait for a store that fails too
                 self.target.store.set_states(
-                    call_states, {w.job.job_id: state}, {(w.job.job_id, w.job.attempt): (state, note)}
+                    call_states,
+                    {w.job.job_id: state},
+                    {(w.job.job_id, w.job.attempt): (state, note)},
+                    element_states,
                 )
             self._deliver(outcomes)
             self._finish(w)
             return
         w.open_elements = set(held)
-        if all(f.done() for f in w.futures.values()):  # every call cancelled meanwhile
+        if w.futures.all_done():  # every call cancelled meanwhile
             self.target.hooks.clustrix_cancel(jobs=[w.job], target=self.target)
 
     def _released(self, w: Watched) -> bool:
@@ -354,9 +355,7 @@ class Watcher:
             log.warning("submitting job %s after its parents failed", w.job.job_id, exc_info=True)
             with self._lock:
                 self._watched.pop(w.job.job_id, None)
-            for future in w.futures.values():
-                with contextlib.suppress(InvalidStateError):
-                    future.set_exception(exc)
+            w.futures.fail_pending(exc)
             return False
         return not w.waiting
 
@@ -366,22 +365,23 @@ class Watcher:
         element: int,
         status: JobStatus,
         read: Read,
-        call_states: dict[str, State],
-        settled: list[tuple[ClusterFuture | None, bool, Any]],
+        states: tuple[dict[str, State], dict[tuple[str, int], State]],
+        settled: list[Outcome],
         submit_error: tuple[str, Exception] | None = None,
     ) -> None:
         """Give every call of an ended element its value or its error; never raises, so one
         element that cannot be settled (a result unreadable here) fails its own calls only.
-        After more than one attempt, each error carries every attempt's story as notes."""
+        After more than one attempt, each error carries every attempt's story as notes.
+        ``states`` gets the calls' states for the store: one for the element when they agree."""
         job, hooks = w.job, self.target.hooks
         outcomes, unusable = read
         story: list[str] | None = None
+        mine: dict[int, State] = {}
         for i in job.calls_of(element):
             outcome = outcomes[i - job.calls_of(element).start] if outcomes else None
-            future = w.futures.get(i)
             if outcome is not None and outcome[0] == "ok":
-                call_states[job.call_id(i)] = State.COMPLETED
-                settled.append((future, True, outcome[1]))
+                mine[i] = State.CANCELLED if w.futures.cancelled(i) else State.COMPLETED  # as its future says
+                settled.append((w.futures, i, True, outcome[1]))
                 continue
             w.ok = False
             error: BaseException | None = unusable
@@ -413,8 +413,12 @@ class Watcher:
                     error.add_note(line)
                 if submit_error is not None and error.__cause__ is None:
                     error.__cause__ = submit_error[1]
-            call_states[job.call_id(i)] = State.CANCELLED if future is not None and future.cancelled() else state
-            settled.append((future, False, error))
+            mine[i] = State.CANCELLED if w.futures.cancelled(i) else state
+            settled.append((w.futures, i, False, error))
+        if len(set(mine.values())) == 1:  # the common case: one row for the element
+            states[1][(job.job_id, element)] = next(iter(mine.values()))
+        else:
+            states[0].update((job.call_id(i), s) for i, s in mine.items())
 
     def _story(
         self,
