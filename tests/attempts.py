@@ -42,6 +42,21 @@ def steps(total: int, seconds: float, log: str = "") -> int:
     return done
 
 
+def saves_then_allocates_300mb(log: str) -> int:
+    """Saves steps 1-3 (each appended to ``log``), then needs 300 MB: killed for it with a
+    200 MB limit; the next attempt resumes at step 3 and, given more memory, returns 6."""
+    from clustrix import checkpoint
+
+    done = checkpoint.load(default=0)
+    while done < 3:
+        done += 1
+        checkpoint.save(done)
+        with open(log, "a") as f:
+            f.write(f"{done}\n")
+    block = b"x" * (300 * 10**6)
+    return done + len(block) // (100 * 10**6)
+
+
 def wait_until(condition: Callable[[], Any], what: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not condition():

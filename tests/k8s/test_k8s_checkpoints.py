@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from attempts import lost_steps, steps, wait_until
+from attempts import lost_steps, saves_then_allocates_300mb, steps, wait_until
 
 from clustrix import cluster
 from clustrix.job import Job
@@ -36,20 +36,6 @@ def first_pod_log(emulator: Emulator, future: Any) -> str:
     """The log of attempt 1's pod (its Job stays: keep_files)."""
     (pod,) = emulator.pods(future.attempts[0].native_id.split("/", 1)[1])
     return (emulator.kubelet.log_dir("default", pod["metadata"]["name"]) / "clustrix.log").read_text()
-
-
-def saves_then_allocates_300mb(log: str) -> int:
-    """Saves steps 1-3 (each logged), then needs 300 MB: killed for it with a 200 MB limit."""
-    from clustrix import checkpoint
-
-    done = checkpoint.load(default=0)
-    while done < 3:
-        done += 1
-        checkpoint.save(done)
-        with open(log, "a") as f:
-            f.write(f"{done}\n")
-    block = b"x" * (300 * MB)
-    return done + len(block) // (100 * MB)
 
 
 def test_pod_killed_for_memory_resumes_from_its_last_save_on_the_next_attempt(

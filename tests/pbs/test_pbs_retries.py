@@ -6,24 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from attempts import saves_then_allocates_300mb
+
 from clustrix import cluster
 
 TIMEOUT = 600  # the node is shared with the other tests: a deadline, not a speed
-MB = 10**6
-
-
-def saves_then_allocates_300mb(log: str) -> int:
-    """Saves steps 1-3 (each logged), then needs 300 MB: killed for it with a 200 MB limit."""
-    from clustrix import checkpoint
-
-    done = checkpoint.load(default=0)
-    while done < 3:
-        done += 1
-        checkpoint.save(done)
-        with open(log, "a") as f:
-            f.write(f"{done}\n")
-    block = b"x" * (300 * MB)
-    return done + len(block) // (100 * MB)
 
 
 def test_call_killed_for_memory_resumes_from_its_checkpoint_with_memory_escalated(
