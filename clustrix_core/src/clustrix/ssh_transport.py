@@ -257,15 +257,38 @@ class SSHTransport(RemoteTransport):
     # --- commands --------------------------------------------------------------------
 
     @staticmethod
-    def command_line(argv: Sequence[str], env: Mapping[str, str] | None = None) -> str:
-        """The shell line for ``argv``: every word quoted, env values passed through ``env``."""
+    def command_words(argv: Sequence[str], env: Mapping[str, str] | None = None) -> list[str]:
+        """``argv``, preceded by ``env K=V ...`` when ``env`` is given (names checked)."""
         words = list(argv)
         if env:
             bad = [k for k in env if not ENV_NAME.match(k)]
             if bad:
                 raise TransportError(f"invalid environment variable names: {bad}")
             words = ["env", *(f"{k}={v}" for k, v in env.items()), *words]
-        return shlex.join(words)
+        return words
+
+    @classmethod
+    def command_line(cls, argv: Sequence[str], env: Mapping[str, str] | None = None) -> str:
+        """The shell line for ``argv``: every word quoted, env values passed through ``env``."""
+        return shlex.join(cls.command_words(argv, env))
+
+    @classmethod
+    def _wire_line(cls, argv: Sequence[str], env: Mapping[str, str] | None, has_input: bool) -> str:
+        """The line sent to the host: ``command_line``, arranged so that we never send an EOF
+        after the host may have closed the channel.
+
+        The host closes a channel as soon as its command has exited. paramiko sends our EOF
+        outside the channel's lock, so it can follow our answer to that close, reach a channel
+        the host has already freed, and OpenSSH then drops the whole connection ("ieof packet
+        referred to nonexistent channel"): every command on it is lost and an MFA login
+        prompts again. So a command without input reads /dev/null (we send no EOF at all), and
+        one with input is followed by a drain of its stdin, so it cannot exit before our EOF
+        has arrived.
+        """
+        words = cls.command_words(argv, env)
+        if has_input:
+            return shlex.join(["sh", "-c", '"$@"; rc=$?; cat >/dev/null; exit $rc', "sh", *words])
+        return shlex.join(words) + " </dev/null"
 
     def run(
         self,
@@ -277,11 +300,12 @@ class SSHTransport(RemoteTransport):
         idempotent: bool = True,
     ) -> Completed:
         command = self.command_line(argv, env)
+        wire = self._wire_line(argv, env, bool(input))
         unknown = f"the outcome of `{command}` on {self.where} is unknown: the request may have reached the host"
         for attempt in (1, 2):
             channel = self._session()
             try:
-                if self._request(channel, "exec", command):
+                if self._request(channel, "exec", wire):
                     break
             except _Stalled as exc:
                 self._abandon(channel.get_transport())
@@ -295,7 +319,7 @@ class SSHTransport(RemoteTransport):
             try:
                 if input:
                     channel.sendall(input.encode())
-                channel.shutdown_write()
+                    channel.shutdown_write()  # safe: the host drains stdin until this EOF (_wire_line)
                 out, err, timed_out = self._collect(channel, timeout)
             except NETWORK_ERRORS as exc:
                 if not idempotent:
