@@ -8,8 +8,14 @@ first, then one live-status command, then accounting only for jobs that vanished
 without a result; the scheduler is asked within the ``status_queries_per_minute``
 budget, result files every cycle) and the log reader of the error chain.
 
-A scheduler job is one *chunk*: a plain job for a single element, else an array of up
-to ``max_array_size`` elements. ``job.native_id`` is the chunks' ids joined by commas.
+A scheduler job is one *chunk*: a plain job for a single task, else an array of up to
+``max_array_size`` tasks. ``job.native_id`` is the chunks' ids joined by commas. A task
+runs one element, or, in a job packed for claiming (``array_workers`` in its settings,
+see ``clustrix.lifecycle.packing``), is a *worker* that claims elements one after
+another (``runner.py --worker``): an element's state is then its result file, else the
+state of the worker holding its claim, else PENDING while a worker may still take it.
+A worker that died holding a claim has it released once, so that a live worker reruns
+the element.
 """
 
 from __future__ import annotations
@@ -122,6 +128,9 @@ class BatchScheduler(ABC):
         self._seen: dict[str, dict[tuple[str, str | None], float]] = {}
         #: native ids this process cancelled (the newest CANCELLED_MEMORY), see _ask_scheduler
         self._cancelled: dict[str, None] = {}
+        #: target key -> job id -> element -> the worker that holds (or last held) its claim, from
+        #: the last listing (only the jobs of the last status call: no unbounded growth)
+        self._holders: dict[str, dict[str, dict[int, int]]] = {}
         self._lock = threading.Lock()
 
     # --- what a scheduler plugin supplies ---------------------------------------------
@@ -237,13 +246,25 @@ class BatchScheduler(ABC):
 
     # --- the engine: job script ------------------------------------------------------
 
+    @staticmethod
+    def workers(job: Job) -> int:
+        """How many workers claim the job's elements; 0: one task per element."""
+        workers = int(job.settings.get("array_workers") or 0)
+        return workers if 0 < workers < job.n_elements else 0
+
+    def n_tasks(self, job: Job) -> int:
+        """The scheduler's tasks of the job: its workers, or one per element."""
+        return self.workers(job) or job.n_elements
+
     def chunks(self, job: Job, target: Target) -> list[Chunk]:
-        if job.n_elements == 1:
+        """The scheduler jobs of ``job``: its tasks (elements, or workers) cut to the array limit."""
+        tasks = self.n_tasks(job)
+        if tasks == 1:
             return [Chunk(0, 0, 1, array=False, attempt=job.attempt)]
         limit = self._array_limit(target)
         return [
-            Chunk(i, first, min(limit, job.n_elements - first), array=True, attempt=job.attempt)
-            for i, first in enumerate(range(0, job.n_elements, limit))
+            Chunk(i, first, min(limit, tasks - first), array=True, attempt=job.attempt)
+            for i, first in enumerate(range(0, tasks, limit))
         ]
 
     def _array_limit(self, target: Target) -> int:
@@ -269,15 +290,19 @@ class BatchScheduler(ABC):
             lines.append(f"export {name}={shlex.quote(str(value))}")
         jobdir = shlex.quote(job.remote_dir)
         if chunk.array:
-            element = f"$(( ${{{self.task_id_var}}} - {self.first_task} + {chunk.first} ))"
+            task = f"$(( ${{{self.task_id_var}}} - {self.first_task} + {chunk.first} ))"
         else:
-            element = str(chunk.first)
+            task = str(chunk.first)
+        python = shlex.quote(target.python_for(settings))
+        if self.workers(job):  # the task claims elements; the runner points each one's output at its logs
+            var, runner_args, log = "CLUSTRIX_WORKER", '--worker "$CLUSTRIX_WORKER"', "worker-$CLUSTRIX_WORKER"
+        else:
+            var, runner_args, log = "CLUSTRIX_ELEMENT", '"$CLUSTRIX_ELEMENT"', "$CLUSTRIX_ELEMENT"
         lines += [
             f"cd {jobdir}",
-            f"CLUSTRIX_ELEMENT={element}",
-            "export CLUSTRIX_ELEMENT CLUSTRIX_JOB_ID=" + shlex.quote(job.job_id),
-            f'exec {shlex.quote(target.python_for(settings))} {jobdir}/runner.py {jobdir} "$CLUSTRIX_ELEMENT" '
-            '>>"logs/$CLUSTRIX_ELEMENT.out" 2>>"logs/$CLUSTRIX_ELEMENT.err"',
+            f"{var}={task}",
+            f"export {var} CLUSTRIX_JOB_ID=" + shlex.quote(job.job_id),
+            f'exec {python} {jobdir}/runner.py {jobdir} {runner_args} >>"logs/{log}.out" 2>>"logs/{log}.err"',
         ]
         return "\n".join(lines) + "\n"
 
@@ -294,6 +319,10 @@ class BatchScheduler(ABC):
         if bad:
             raise ConfigError(f"job ids {bad} of the jobs this one depends on cannot go in a directive")
         return self.dependency_directives(kind, ids, chunk) or []
+
+    @hookimpl
+    def clustrix_claims_elements(self, target: Target) -> bool:
+        return True
 
     @hookimpl
     def clustrix_scheduler_dependencies(self, target: Target) -> Sequence[str] | None:
@@ -404,8 +433,8 @@ class BatchScheduler(ABC):
         if done.returncode != 0:
             log.error("cancelling %s after a failed submission: %s", ", ".join(ids), done.stderr or done.stdout)
 
-    def _elements(self, job: Job, target: Target) -> dict[tuple[str, int | None], int]:
-        """Map (chunk id, task id) to the job's element index."""
+    def _tasks(self, job: Job, target: Target) -> dict[tuple[str, int | None], int]:
+        """Map (chunk id, task id) to the job's task index (its element, or its worker)."""
         mapping: dict[tuple[str, int | None], int] = {}
         ids = (job.native_id or "").split(",")
         for chunk, native in zip(self.chunks(job, target), ids, strict=False):
@@ -416,24 +445,38 @@ class BatchScheduler(ABC):
                 mapping[(native, self.first_task + offset)] = chunk.first + offset
         return mapping
 
+    def _holder(self, job: Job, element: int) -> int | None:
+        """The worker that holds (or last held) ``element``'s claim, as last listed."""
+        return self._holders.get(target_key(job.settings), {}).get(job.job_id, {}).get(element)
+
     def element_location(self, job: Job, element: int) -> tuple[str, int | None] | None:
         """(chunk's native id, task id or None) that runs ``element``: for scheduler log paths.
 
-        Uses the array limit cached for the job's target by submit/status; None if unknown.
+        Uses the array limit cached for the job's target by submit/status, and for a job
+        packed for claiming the worker that last held the element's claim; None if unknown.
         """
-        ids = (job.native_id or "").split(",")
-        if job.n_elements == 1:
-            return ids[0], None
-        limit = self._array_limits.get(target_key(job.settings)) if len(ids) > 1 else job.n_elements
-        if not limit or element // limit >= len(ids):
+        task = self._holder(job, element) if self.workers(job) else element
+        if task is None:
             return None
-        return ids[element // limit], self.first_task + element % limit
+        ids = (job.native_id or "").split(",")
+        if self.n_tasks(job) == 1:
+            return ids[0], None
+        limit = self._array_limits.get(target_key(job.settings)) if len(ids) > 1 else self.n_tasks(job)
+        if not limit or task // limit >= len(ids):
+            return None
+        return ids[task // limit], self.first_task + task % limit
 
     @hookimpl
     def clustrix_status(self, jobs: Sequence[Job], target: Target) -> dict[str, JobStatus]:
         """Result files every cycle; the scheduler (one live command, accounting only for the
         jobs that vanished without a result) only when the polling budget allows."""
-        listing = target.transport.listdirs([job.remote_results_dir for job in jobs])
+        dirs = [job.remote_results_dir for job in jobs]
+        dirs += [job.remote_claims_dir for job in jobs if self.workers(job)]
+        listing = target.transport.listdirs(dirs)
+        with self._lock:
+            watched = {job.job_id for job in jobs}
+            held = self._holders.get(target.key, {})
+            self._holders[target.key] = {job_id: h for job_id, h in held.items() if job_id in watched}
         if not self._scheduler_due(jobs, target):
             last = self._answered.get(target.key, {})
             return {job.job_id: self._from_files(job, last.get((job.job_id, job.native_id)), listing) for job in jobs}
@@ -478,45 +521,103 @@ class BatchScheduler(ABC):
 
     def _ask_scheduler(self, jobs: Sequence[Job], target: Target, listing: dict[str, set[str]]) -> dict[str, JobStatus]:
         """Live states in one command; result files decide; accounting only for the vanished."""
-        mappings = {job.job_id: self._elements(job, target) for job in jobs}
+        mappings = {job.job_id: self._tasks(job, target) for job in jobs}
         native_ids = sorted({nid for m in mappings.values() for nid, _ in m})
         live = self.live(native_ids, target) if native_ids else {}
         states: dict[str, dict[int, State]] = {}
         vanished: set[str] = set()
         for job in jobs:
-            have = listing.get(job.remote_results_dir, set())
+            # a task running one element is done when its result is there; a worker may take more
+            have = set() if self.workers(job) else listing.get(job.remote_results_dir, set())
             states[job.job_id] = {}
-            for key, element in mappings[job.job_id].items():
-                if f"{element}.pkl" in have:
-                    states[job.job_id][element] = State.COMPLETED
+            for key, task in mappings[job.job_id].items():
+                if f"{task}.pkl" in have:
+                    states[job.job_id][task] = State.COMPLETED
                 elif key in live or (key[0], None) in live:
-                    states[job.job_id][element] = live.get(key, live.get((key[0], None), State.PENDING))
+                    states[job.job_id][task] = live.get(key, live.get((key[0], None), State.PENDING))
                 else:
                     vanished.add(key[0])
         arrays = frozenset(nid for m in mappings.values() for nid, task in m if task is not None and nid in vanished)
         final = self.finished(sorted(vanished), target, arrays) if vanished else {}
         answer = {}
         for job in jobs:
-            elements = states[job.job_id]
+            tasks = states[job.job_id]
             reasons = [r for nid in (job.native_id or "").split(",") if nid and (r := self.reason(nid))]
-            for key, element in mappings[job.job_id].items():
-                if element not in elements and key[0] in vanished:
+            for key, task in mappings[job.job_id].items():
+                if task not in tasks and key[0] in vanished:
                     found = final.get(key, final.get((key[0], None)))
                     if key[0] in self._cancelled and (found is None or not found.terminal):
                         # deleted here before it ran: a scheduler may never record it (SGE's qacct)
                         found = State.CANCELLED
                     # unknown to accounting too: treat as lost, unless it is a fresh submit
-                    elements[element] = found if found is not None else State.LOST
-                    if not self._accounting_caught_up(job, element, elements[element]):
-                        elements[element] = State.LOST
+                    tasks[task] = found if found is not None else State.LOST
+                    if not self._accounting_caught_up(job, task, tasks[task]):
+                        tasks[task] = State.LOST
                         reasons.append(
                             f"the scheduler no longer lists job {key[0]} and its accounting still said "
                             f"{found} after accounting_grace ({job.settings.get('accounting_grace')} s)"
                         )
-            self._await_lagging_results(job, elements, listing.get(job.remote_results_dir, set()))
+            have = listing.get(job.remote_results_dir, set())
+            if self.workers(job):
+                elements = self._claimed(job, target, tasks, have, listing.get(job.remote_claims_dir, set()), reasons)
+            else:
+                elements = tasks
+            self._await_lagging_results(job, elements, have)
             overall = State.RUNNING if any(not s.terminal for s in elements.values()) else State.COMPLETED
             answer[job.job_id] = JobStatus(overall, elements, "; ".join(reasons))
         return answer
+
+    def _claimed(
+        self, job: Job, target: Target, workers: dict[int, State], have: set[str], claims: set[str], reasons: list[str]
+    ) -> dict[int, State]:
+        """Element states of a job whose workers claim elements: its result file, else the
+        state of the worker holding its claim (``claims/E.W``), else PENDING while a worker
+        lives (LOST once none does). The claim of a worker that ended without the element's
+        result is released, once, while another worker lives: that one reruns the element."""
+        holders: dict[int, int] = {}
+        released: dict[int, int] = {}
+        for name in claims:
+            parts = name.split(".")
+            if len(parts) == 2 and parts[0].isdigit() and parts[1].isdigit():
+                holders[int(parts[0])] = int(parts[1])
+            elif len(parts) == 3 and parts[0].isdigit() and parts[1].isdigit() and parts[2] == "released":
+                released[int(parts[0])] = int(parts[1])
+        with self._lock:  # for the error chain's log paths (element_location)
+            self._holders.setdefault(target.key, {})[job.job_id] = {**released, **holders}
+        alive = any(not state.terminal for state in workers.values())
+        # an element no worker is left to take ends as the job did: cancelled, else lost
+        gone = State.CANCELLED if State.CANCELLED in workers.values() else State.LOST
+        elements: dict[int, State] = {}
+        release: list[tuple[int, int]] = []
+        for element in range(job.n_elements):
+            if f"{element}.pkl" in have:
+                elements[element] = State.COMPLETED
+            elif element in holders:
+                state = workers.get(holders[element], State.LOST)
+                if state.terminal and state != State.COMPLETED and alive and f"{element}.released" not in claims:
+                    release.append((element, holders[element]))
+                    state = State.PENDING
+                elements[element] = state
+            elif alive:  # claimed a moment ago (its holder is being marked), or free to take
+                elements[element] = State.RUNNING if str(element) in claims else State.PENDING
+            else:  # the state of the worker that died holding it
+                elements[element] = workers.get(released[element], gone) if element in released else gone
+        if release:
+            self._release(job, target, release)
+            reasons.append(
+                "released the elements of workers that ended without their result, for a live worker to rerun: "
+                + ", ".join(f"element {e} (worker {w}: {workers.get(w)})" for e, w in release)
+            )
+        return elements
+
+    def _release(self, job: Job, target: Target, claims: Sequence[tuple[int, int]]) -> None:
+        """Rename the claims ``E`` and ``E.W`` to ``*.released`` in one command: a worker may
+        claim ``E`` again at once, and ``E.released`` says it was released (once only)."""
+        script = 'cd "$1" && shift && while [ $# -gt 1 ]; do mv -f -- "$1" "$1.released"; mv -f -- "$1.$2" "$1.$2.released"; shift 2; done'
+        argv = ["sh", "-c", script, "sh", job.remote_claims_dir, *(str(x) for pair in claims for x in pair)]
+        done = target.transport.run(argv)
+        if done.returncode != 0:
+            log.warning("releasing claims of job %s: %s", job.job_id, (done.stderr or done.stdout).strip())
 
     def _waiting(self, job: Job, element: int, grace_setting: str, waits: bool) -> bool:
         """True while ``element`` has waited (``waits``) for less than the job's ``grace_setting``
@@ -571,6 +672,9 @@ class BatchScheduler(ABC):
             return None
         element = job.element_of(call_index)
         paths = [job.remote_log(element), *self.scheduler_logs(job, element)]
+        worker = self._holder(job, element) if self.workers(job) else None
+        if worker is not None:  # what the worker printed outside the element (the runner's own errors)
+            paths.append(job.remote_log(f"worker-{worker}"))
         texts = [target.transport.read_text(p, STDERR_TAIL_BYTES) or "" for p in paths]
         tail = "\n".join(t.rstrip() for t in texts if t.strip())[-STDERR_TAIL_BYTES:]
         state = status.of(element)

@@ -331,6 +331,16 @@ CORE_SETTINGS: tuple[Setting, ...] = (
     ),
     S("max_concurrent", int, None, "At most this many array elements run at once.", "resources", minimum=1),
     S(
+        "array_workers",
+        int,
+        None,
+        "Batch schedulers: array tasks that take a map's elements one after another, claiming each "
+        "(default: automatic: max_concurrent, else 64, when the map has more elements; 0: one task "
+        "per element, as with tasks_per_job or retries).",
+        "resources",
+        minimum=0,
+    ),
+    S(
         "retries",
         int,
         0,

@@ -199,6 +199,8 @@ def _elementwise(job: Job, calls: Sequence[Call], parents: dict[int, ClusterFutu
     parent = next(iter(jobs.values()))
     if (parent.n_calls, parent.tasks_per_element) != (job.n_calls, job.tasks_per_element):
         return False
+    if parent.settings.get("array_workers") or job.settings.get("array_workers"):
+        return False  # workers claim elements: task i does not run element i
     for i, call in enumerate(calls):
         for future in futures_in(call):
             if id(future) in parents and future.index != i:

@@ -152,6 +152,21 @@ def clustrix_scheduler_dependencies(target: Target) -> Sequence[str] | None:
 
 
 @hookspec(firstresult=True)
+def clustrix_claims_elements(target: Target) -> bool | None:
+    """Whether the backend's tasks can be *workers* that claim a job's elements one after
+    another (``runner.py JOBDIR --worker W``, see :mod:`clustrix.runner`).
+
+    :return: True: a map with no ``tasks_per_job`` is cut into more elements than it has
+        workers (``clustrix.lifecycle.packing``), and ``job.settings["array_workers"]``
+        says how many tasks to launch (0: one per element, as before). ``None`` (not
+        implemented): one task per element, at most 64 elements by default.
+
+    Optional; :class:`~clustrix.batch.BatchScheduler` answers True for its plugins.
+    Called in the submitting thread; must not contact the host.
+    """
+
+
+@hookspec(firstresult=True)
 def clustrix_status(jobs: Sequence[Job], target: Target) -> dict[str, JobStatus] | None:
     """Batched status: the state of many jobs of one target, in one scheduler call.
 

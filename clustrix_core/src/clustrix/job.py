@@ -14,6 +14,7 @@ On disk (the same layout locally and on the execution host)::
     WORK/jobs/JOBID/results/E.pkl result or error of every call of element E
     WORK/jobs/JOBID/results/E.attempt-K.pkl  the same of attempt K, set aside to retry E
     WORK/jobs/JOBID/logs/E.out|err stdout/stderr of element E
+    WORK/jobs/JOBID/claims/E, E.W  element E taken by worker W (batch jobs packed for claiming)
 """
 
 from __future__ import annotations
@@ -186,6 +187,11 @@ class Job:
     @property
     def remote_results_dir(self) -> str:
         return f"{self.remote_dir}/results"
+
+    @property
+    def remote_claims_dir(self) -> str:
+        """Where the workers of a job packed for claiming take elements (``E``, ``E.WORKER``)."""
+        return f"{self.remote_dir}/claims"
 
     @property
     def remote_logs_dir(self) -> str:

@@ -36,6 +36,11 @@ Call = tuple[tuple[Any, ...], dict[str, Any]]
 
 #: without ``tasks_per_job``, a map becomes at most this many array elements
 AUTO_MAX_ELEMENTS = 64
+#: where tasks claim elements (batch schedulers): workers of a map without ``array_workers``
+#: or ``max_concurrent``, and elements per worker: fine enough that long calls spread over
+#: every worker, coarse enough that tiny calls run back to back in few processes
+AUTO_WORKERS = 64
+ELEMENTS_PER_WORKER = 4
 
 
 def configure(**kwargs: Any) -> None:
@@ -53,11 +58,38 @@ def resolve(overrides: Mapping[str, Any]) -> config.Resolved:
     return config.resolve(overrides, manager().settings())
 
 
-def tasks_per_element(settings: Mapping[str, Any], n_calls: int) -> int:
+def packing(settings: Mapping[str, Any], n_calls: int, claims: bool, takes_results: bool = False) -> tuple[int, int]:
+    """(calls per element, workers that claim the elements; 0: one task per element).
+
+    Where tasks can claim elements (``claims``), a map becomes about ``ELEMENTS_PER_WORKER``
+    elements per worker, and ``array_workers`` (default: ``max_concurrent``, else
+    ``AUTO_WORKERS``) tasks take them one after another: the user need not guess how long
+    a call takes. One task per element as before when ``tasks_per_job`` or ``retries`` is
+    set (a retry reruns elements by task), for a map taking other calls' results (its
+    elements wait for the parent's one by one), and for ``array_workers=0``.
+    """
     explicit = settings.get("tasks_per_job")
-    if explicit:
-        return int(explicit)
-    return max(1, math.ceil(n_calls / AUTO_MAX_ELEMENTS))
+    workers = settings.get("array_workers")
+    if workers and settings.get("retries"):
+        raise ConfigError(
+            f"array_workers={workers} with retries={settings.get('retries')}: a retry resubmits failed elements "
+            "one task each; set array_workers=0 (one task per element), or drop retries"
+        )
+    static = workers is None and bool(explicit or settings.get("retries") or takes_results)
+    if not claims or workers == 0 or static:
+        return (int(explicit) if explicit else max(1, math.ceil(n_calls / AUTO_MAX_ELEMENTS))), 0
+    workers = int(workers or settings.get("max_concurrent") or AUTO_WORKERS)
+    per = int(explicit) if explicit else max(1, math.ceil(n_calls / (workers * ELEMENTS_PER_WORKER)))
+    return per, workers if workers < math.ceil(n_calls / per) else 0
+
+
+def _packed(settings: dict[str, Any], n_calls: int, target: Target, takes_results: bool = False) -> int:
+    """Calls per element; records the workers in ``settings`` (the job's, stored with it)."""
+    claims = bool(target.hooks.clustrix_claims_elements(target=target))
+    per, workers = packing(settings, n_calls, claims, takes_results)
+    if claims:
+        settings["array_workers"] = workers
+    return per
 
 
 def submit(func: Callable[..., Any], calls: Sequence[Call], overrides: Mapping[str, Any]) -> FutureList:
@@ -69,6 +101,7 @@ def submit(func: Callable[..., Any], calls: Sequence[Call], overrides: Mapping[s
         wanted = requirements_of(settings) + captured_requirements(func)
         settings["requirements"] = sorted(set(wanted))
     parents, held = dependencies.prepare(calls, target)  # futures passed as arguments: their jobs come first
+    per = _packed(settings, len(calls), target, bool(parents))
     job = package(  # 2. package: pickled and checked here, so bad input fails before sending
         func,
         calls,
@@ -76,7 +109,7 @@ def submit(func: Callable[..., Any], calls: Sequence[Call], overrides: Mapping[s
         settings=settings,
         home=target.home,
         remote_work_dir=target.remote_work_dir,
-        tasks_per_element=tasks_per_element(settings, len(calls)),
+        tasks_per_element=per,
     )
     make_private([job.local_dir, *(target.home / "blobs" / b for b in target.blobs_needed(job))])
     store.record(job, target.key)  # 3. recorded before anything can be lost
@@ -162,6 +195,7 @@ def render(
     """
     settings = dict(resolve(overrides).values)
     target = Target(settings, dry_run=True)  # BackendNotInstalled here names the package to install
+    per = _packed(settings, len(calls), target)
     job = package(
         func,
         calls,
@@ -169,7 +203,7 @@ def render(
         settings=settings,
         home=home,
         remote_work_dir=target.remote_work_dir,
-        tasks_per_element=tasks_per_element(settings, len(calls)),
+        tasks_per_element=per,
     )
     script = target.hooks.clustrix_render(job=job, target=target)
     return job, None if script is None else script.replace(RENDER_HOME, "$HOME")

@@ -1,6 +1,7 @@
 """Run the calls of one job element and write their outcomes atomically.
 
     python runner.py JOBDIR ELEMENT        (or: python -m clustrix.runner JOBDIR ELEMENT)
+    python runner.py JOBDIR --worker W     (an array task that claims elements, see below)
 
 Standard library + cloudpickle only, so it runs on any remote Python >= 3.8 without
 Clustrix installed; a copy of this file is staged into every job directory.
@@ -25,6 +26,15 @@ resubmits those calls, which resume from their checkpoints (``checkpoints/CALL.p
 SIGTERM after ``status/cancelled`` (the local and ssh backends' cancel) still ends the
 runner at once. An element whose result file already exists is not run again: the runner
 exits 0 at once (a scheduler that requeued the job by itself).
+
+A *worker* (``python runner.py JOBDIR --worker W``: a batch array task of a job packed
+for claiming) runs elements one after another: it claims the next element without a
+result by creating ``claims/E`` with ``O_EXCL`` (atomic on the job's filesystem, NFS
+included), marks the claim ``claims/E.W``, runs the element with fds 1 and 2 on its log
+files, and claims again until none is left; it then exits 0. A claim is never taken from
+a live worker; the client releases the claim of a worker that died (``claims/E`` renamed
+to ``claims/E.released``), once, so that a worker still running takes the element again.
+After the scheduler's warning (SIGUSR1) a worker finishes its element and claims no more.
 
 The element's stdout and stderr, when they are files (``logs/E.out|err``), are bounded
 by the manifest's ``max_log_bytes``: fds 1 and 2 are pipes drained into the files, which
@@ -399,6 +409,16 @@ def _close_all_but(keep: set[int]) -> None:
         start = fd + 1
 
 
+def _put_back(saved: dict) -> None:
+    """Flush Python's streams, then point each fd back at the copy ``saved`` kept of it."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    for fd, copy in saved.items():
+        os.dup2(copy, fd)
+        os.close(copy)
+
+
 @contextlib.contextmanager
 def bounded_output(limit: int) -> Iterator[None]:
     """Bound what reaches fds 1 and 2 while the element runs, when they are files.
@@ -454,12 +474,7 @@ def bounded_output(limit: int) -> Iterator[None]:
     try:
         yield
     finally:
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.flush()
-        for fd, copy in saved.items():
-            os.dup2(copy, fd)  # closes our end of the pipe: the drain sees the end once children let go
-            os.close(copy)
+        _put_back(saved)  # closes our end of the pipes: the drain sees the end once children let go
         for _ in range(500):  # a child that outlives the element keeps its pipe: do not wait for it
             if os.waitpid(pid, os.WNOHANG)[0]:
                 break
@@ -600,9 +615,75 @@ def _failed_in(value: Any, depth: int = 0) -> Any:
     return None
 
 
+# --- workers: array tasks that claim elements (see the module docstring) ---
+
+CLAIMS = "claims"
+
+
+def claim(jobdir: str, element: int, worker: int) -> bool:
+    """Take ``element`` for ``worker``: True for exactly one caller, whoever else tries."""
+    claims = os.path.join(jobdir, CLAIMS)
+    try:
+        fd = os.open(os.path.join(claims, str(element)), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    os.close(fd)
+    with open(os.path.join(claims, f"{element}.{worker}"), "w"):
+        pass  # who holds it: the client reads the worker's state for the element from this name
+    return True
+
+
+@contextlib.contextmanager
+def element_logs(jobdir: str, element: int) -> Iterator[None]:
+    """fds 1 and 2 on the element's log files (appended) while it runs, then back."""
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    saved = {fd: os.dup(fd) for fd in (1, 2)}
+    try:
+        for fd, name in ((1, "out"), (2, "err")):
+            log = os.open(
+                os.path.join(jobdir, "logs", f"{element}.{name}"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600
+            )
+            os.dup2(log, fd)
+            os.close(log)
+        yield
+    finally:
+        _put_back(saved)
+
+
+def run_worker(jobdir: str, worker: int) -> int:
+    """Claim and run elements until none is left; returns how many this worker ran."""
+    with open(os.path.join(jobdir, "manifest.json")) as f:
+        n = len(json.load(f)["elements"])
+    claims = os.path.join(jobdir, CLAIMS)
+    os.makedirs(claims, mode=0o700, exist_ok=True)
+    warned = []
+    if threading.current_thread() is threading.main_thread():  # between elements the warning only stops claims
+        signal.signal(signal.SIGUSR1, lambda signum, frame: warned.append(signum))
+    ran = 0
+    for element in [*range(n), *range(n)]:  # the second pass takes elements released meanwhile
+        if warned:
+            break
+        if os.path.exists(os.path.join(jobdir, "results", f"{element}.pkl")) or not claim(jobdir, element, worker):
+            continue  # a failed O_EXCL costs one system call: no listing of claims/ needed
+        os.environ["CLUSTRIX_ELEMENT"] = str(element)  # as a task running one element has it
+        with element_logs(jobdir, element):
+            run_element(jobdir, element)
+        ran += 1
+        with contextlib.suppress(ImportError):
+            if checkpoint_module().stop_reason() is not None:  # warned while the element ran
+                warned.append(signal.SIGUSR1)
+    print(f"clustrix: worker {worker} ran {ran} elements" + (" (warned: claims no more)" if warned else ""))
+    return ran
+
+
 def main(argv: list) -> int:
+    if len(argv) == 3 and argv[1] == "--worker":
+        sys.path.insert(0, os.getcwd())
+        run_worker(os.path.abspath(argv[0]), int(argv[2]))
+        return 0
     if len(argv) != 2:
-        print("usage: runner.py JOBDIR ELEMENT", file=sys.stderr)
+        print("usage: runner.py JOBDIR ELEMENT  |  runner.py JOBDIR --worker W", file=sys.stderr)
         return 2
     jobdir, element = os.path.abspath(argv[0]), int(argv[1])
     sys.path.insert(0, os.getcwd())

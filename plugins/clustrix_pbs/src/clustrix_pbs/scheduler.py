@@ -125,7 +125,7 @@ class PBSScheduler(BatchScheduler):
     def log_path(self, job: Job, chunk: int, stream: str) -> str:
         """The scheduler's stdout/stderr file of a chunk (PBS Pro fills in ``^array_index^``)."""
         check_remote_dir(job.remote_dir)
-        task = ".^array_index^" if self.flavor(job.settings) == "pro" and job.n_elements > 1 else ""
+        task = ".^array_index^" if self.flavor(job.settings) == "pro" and self.n_tasks(job) > 1 else ""
         return job.remote_log(f"pbs-{chunk}{task}", stream)
 
     dependency_kinds = ("all",)

@@ -1,0 +1,84 @@
+"""Claiming tests' scenarios, run on each batch scheduler (Slurm, SGE, the Torque wrappers).
+
+A map packed for claiming launches ``array_workers`` array tasks; each claims the next
+element without a result (``claims/E``, then ``claims/E.W``), runs it and claims again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from clustrix import cluster
+
+
+def record(log: str, i: int, seconds: float = 0.0) -> tuple[int, int]:
+    """Appends ``i`` to ``log`` as it starts (a call run twice shows twice), sleeps, returns (i, i * i)."""
+    import time
+
+    with open(log, "a") as f:
+        f.write(f"{i}\n")
+    time.sleep(seconds)
+    return i, i * i
+
+
+def started(log: Path) -> list[int]:
+    return [int(line) for line in log.read_text().split()] if log.exists() else []
+
+
+def every_result_once_from_few_workers(options: dict[str, Any], tmp_path: Path) -> None:
+    """300 calls, 3 workers: 12 elements of 25 calls, three array tasks; every call runs once
+    and every result comes back once, whoever ran it."""
+    log = tmp_path / "started"
+    log.touch(mode=0o666)
+    log.chmod(0o666)  # a job over SSH runs as the test user
+
+    @cluster(**options, array_workers=3)
+    def square(i: int) -> tuple[int, int]:
+        return record(str(log), i)
+
+    futures = square.map(range(300))
+    assert [f.result(timeout=300) for f in futures] == [(i, i * i) for i in range(300)]
+    job = futures[0].job
+    assert (job.n_elements, job.settings["array_workers"]) == (12, 3)
+    scripts = sorted(p.name for p in job.local_dir.glob("job-*.sh"))
+    script = (job.local_dir / scripts[0]).read_text()
+    assert "--worker" in script, script
+    assert sorted(started(log)) == list(range(300)), "each call ran exactly once"
+    claims = futures[0].target.transport.listdirs([job.remote_claims_dir])[job.remote_claims_dir]
+    assert {name for name in claims if "." not in name} == {str(e) for e in range(12)}, claims
+    markers = [name.split(".") for name in claims if "." in name]
+    assert sorted(int(e) for e, _ in markers) == list(range(12)), "one holder per element"
+    assert {int(w) for _, w in markers} <= {0, 1, 2}
+
+
+def killed_worker_has_its_element_rerun(options: dict[str, Any], tmp_path: Path) -> None:
+    """8 calls of 2 s, 2 workers; the worker running call 0 is killed (SIGKILL) mid-call.
+    Its claim is released and the other worker runs call 0 again: every result comes back
+    once, call 0 started twice."""
+    log = tmp_path / "started"
+    log.touch()
+
+    @cluster(**options, array_workers=2)
+    def slow(i: int) -> tuple[int, int]:
+        return record(str(log), i, 2.0)
+
+    futures = slow.map(range(8))
+    job = futures[0].job
+    assert (job.n_elements, job.settings["array_workers"]) == (8, 2)
+    marker = job.local_dir / "status" / "0.started"  # the scheduler runs the job on this host
+    deadline = time.monotonic() + 120
+    while not (marker.exists() and 0 in started(log)):
+        assert time.monotonic() < deadline, "call 0 never started"
+        time.sleep(0.1)
+    os.kill(json.loads(marker.read_text())["pid"], signal.SIGKILL)
+    assert [f.result(timeout=300) for f in futures] == [(i, i * i) for i in range(8)]
+    runs = started(log)
+    assert runs.count(0) == 2, runs
+    assert sorted(set(runs)) == list(range(8)) and len(runs) == 9, runs
+    claims = futures[0].target.transport.listdirs([job.remote_claims_dir])[job.remote_claims_dir]
+    assert "0.released" in claims, claims

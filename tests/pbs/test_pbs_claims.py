@@ -1,0 +1,16 @@
+"""Workers that claim elements, on the Torque-style wrappers: every result once, a killed worker's element rerun."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from claims import every_result_once_from_few_workers, killed_worker_has_its_element_rerun
+
+
+def test_few_workers_run_every_call_once(local_pbs: dict[str, Any], tmp_path: Path) -> None:
+    every_result_once_from_few_workers(local_pbs, tmp_path)
+
+
+def test_worker_killed_mid_call_has_its_element_rerun_by_another(local_pbs: dict[str, Any], tmp_path: Path) -> None:
+    killed_worker_has_its_element_rerun(local_pbs, tmp_path)
