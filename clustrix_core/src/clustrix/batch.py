@@ -611,9 +611,14 @@ class BatchScheduler(ABC):
         return elements
 
     def _release(self, job: Job, target: Target, claims: Sequence[tuple[int, int]]) -> None:
-        """Rename the claims ``E`` and ``E.W`` to ``*.released`` in one command: a worker may
-        claim ``E`` again at once, and ``E.released`` says it was released (once only)."""
-        script = 'cd "$1" && shift && while [ $# -gt 1 ]; do mv -f -- "$1" "$1.released"; mv -f -- "$1.$2" "$1.$2.released"; shift 2; done'
+        """Release the claims ``E`` of workers that ended, in one command: ``E.released`` is
+        made with ``ln`` (which fails if it exists: a worker took the element over, or it was
+        released before), then ``E`` is removed, so a live worker may claim it again."""
+        script = (
+            'cd "$1" && shift && while [ $# -gt 1 ]; do '
+            'if ln -- "$1" "$1.released" 2>/dev/null; then rm -f -- "$1"; mv -f -- "$1.$2" "$1.$2.released"; fi; '
+            "shift 2; done"
+        )
         argv = ["sh", "-c", script, "sh", job.remote_claims_dir, *(str(x) for pair in claims for x in pair)]
         done = target.transport.run(argv)
         if done.returncode != 0:

@@ -31,9 +31,12 @@ A *worker* (``python runner.py JOBDIR --worker W``: a batch array task of a job 
 for claiming) runs elements one after another: it claims the next element without a
 result by creating ``claims/E`` with ``O_EXCL`` (atomic on the job's filesystem, NFS
 included), marks the claim ``claims/E.W``, runs the element with fds 1 and 2 on its log
-files, and claims again until none is left; it then exits 0. A claim is never taken from
-a live worker; the client releases the claim of a worker that died (``claims/E`` renamed
-to ``claims/E.released``), once, so that a worker still running takes the element again.
+files, and claims again until none is left. A claim is never taken from a live worker.
+The element of a worker that died is run again, once (``claims/E.released`` created with
+``O_EXCL`` says it was): a worker that finds nothing left to claim takes over the
+elements whose holder died on its own host (the marker names host and pid), and the
+client releases the claim of a worker the scheduler says ended (``claims/E`` renamed
+away), so that a worker still running claims it again. The worker then exits 0.
 After the scheduler's warning (SIGUSR1) a worker finishes its element and claims no more.
 
 The element's stdout and stderr, when they are files (``logs/E.out|err``), are bounded
@@ -620,6 +623,12 @@ def _failed_in(value: Any, depth: int = 0) -> Any:
 CLAIMS = "claims"
 
 
+def _mark(claims: str, element: int, worker: int) -> None:
+    """``claims/E.W``: who holds the element (the client reads W's state for it) and where (host, pid)."""
+    with open(os.path.join(claims, f"{element}.{worker}"), "w") as f:
+        f.write(f"{socket.gethostname()} {os.getpid()}\n")
+
+
 def claim(jobdir: str, element: int, worker: int) -> bool:
     """Take ``element`` for ``worker``: True for exactly one caller, whoever else tries."""
     claims = os.path.join(jobdir, CLAIMS)
@@ -628,9 +637,51 @@ def claim(jobdir: str, element: int, worker: int) -> bool:
     except FileExistsError:
         return False
     os.close(fd)
-    with open(os.path.join(claims, f"{element}.{worker}"), "w"):
-        pass  # who holds it: the client reads the worker's state for the element from this name
+    _mark(claims, element, worker)
     return True
+
+
+def _dead_here(path: str) -> bool:
+    """Whether the holder a claim marker names ran on this host and its process is gone."""
+    try:
+        with open(path) as f:
+            host, pid = f.read().split()
+        if host != socket.gethostname():
+            return False  # on another node: the client learns its end from the scheduler
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (OSError, ValueError):
+        return False
+    return False
+
+
+def take_over(jobdir: str, worker: int) -> int | None:
+    """An element whose holder died on this host without its result, now held by ``worker``.
+
+    ``claims/E.released`` is created with ``O_EXCL`` first: an element is released once,
+    by a worker or by the client (the scheduler said its worker ended), never twice.
+    """
+    claims = os.path.join(jobdir, CLAIMS)
+    for name in sorted(os.listdir(claims)):
+        parts = name.split(".")
+        if len(parts) != 2 or not all(part.isdigit() for part in parts):
+            continue
+        element = int(parts[0])
+        if os.path.exists(os.path.join(jobdir, "results", f"{element}.pkl")) or not _dead_here(
+            os.path.join(claims, name)
+        ):
+            continue
+        try:
+            os.close(os.open(os.path.join(claims, f"{element}.released"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            continue
+        with contextlib.suppress(OSError):
+            os.rename(os.path.join(claims, name), os.path.join(claims, f"{name}.released"))
+        _mark(claims, element, worker)
+        print(f"clustrix: element {element}: its worker {parts[1]} died on this host; worker {worker} runs it again")
+        return element
+    return None
 
 
 @contextlib.contextmanager
@@ -661,11 +712,29 @@ def run_worker(jobdir: str, worker: int) -> int:
     if threading.current_thread() is threading.main_thread():  # between elements the warning only stops claims
         signal.signal(signal.SIGUSR1, lambda signum, frame: warned.append(signum))
     ran = 0
-    for element in [*range(n), *range(n)]:  # the second pass takes elements released meanwhile
-        if warned:
-            break
-        if os.path.exists(os.path.join(jobdir, "results", f"{element}.pkl")) or not claim(jobdir, element, worker):
-            continue  # a failed O_EXCL costs one system call: no listing of claims/ needed
+
+    def first_free(start: int) -> int | None:
+        for element in range(start, n):  # a failed O_EXCL costs one system call: no listing of claims/
+            if not os.path.exists(os.path.join(jobdir, "results", f"{element}.pkl")) and claim(jobdir, element, worker):
+                return element
+        return None
+
+    def claimed() -> Iterator[int]:
+        """The elements this worker takes, one at a time, until none is left or it was warned:
+        onwards from the last one, then from the top (claims the client released meanwhile),
+        then those whose holder died on this host."""
+        cursor = 0
+        while not warned:
+            element = first_free(cursor)
+            if element is None:
+                element = first_free(0) if cursor else None
+                element = take_over(jobdir, worker) if element is None else element
+            if element is None:
+                return
+            cursor = element + 1
+            yield element
+
+    for element in claimed():
         os.environ["CLUSTRIX_ELEMENT"] = str(element)  # as a task running one element has it
         with element_logs(jobdir, element):
             run_element(jobdir, element)

@@ -7,7 +7,8 @@ the only text run verbatim is the user's own ``setup`` lines, which are shell by
 Markers in the job's ``status/`` directory: ``pid`` (the job script's pid, which is also
 its process group and session id; the process holds ``job.sh`` open on fd 8, which tells
 it from a later process that reused the pid), ``E.started`` (written by the runner), ``exit`` (exit
-code of the job script), ``cancelled``, ``timeout``.
+code of the job script), ``cancelled``, ``timeout``, ``killed`` (elements whose runner a
+signal ended: each runs once more after the others, unless the job was cancelled).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ set -e
 cd "$1"
 umask 077
 if mkdir "$2" 2>/dev/null; then
-  rm -f status/pid status/exit status/timeout status/cancelled
+  rm -f status/pid status/exit status/timeout status/cancelled status/killed status/killed.once
   cat > job.sh
   setsid nohup sh "$1/job.sh" </dev/null >>logs/job.log 2>&1 &
 else
@@ -102,10 +103,26 @@ def job_script(job: Job, python: str, settings: Mapping[str, Any]) -> str:
             "watchdog=$!",
         ]
     parallel = str(int(workers)) if workers else '"$(nproc 2>/dev/null || echo 1)"'
-    run_one = 'exec "$0" "$1/runner.py" "$1" "$2" >"$1/logs/$2.out" 2>"$1/logs/$2.err"'
+    # a runner killed by a signal is noted in status/killed, and exits 1 here: on a signal exit
+    # xargs would stop starting elements
+    run_one = (
+        '"$0" "$1/runner.py" "$1" "$2" >>"$1/logs/$2.out" 2>>"$1/logs/$2.err" '
+        '|| { [ $? -gt 128 ] && echo "$2" >>"$1/status/killed"; exit 1; }'
+    )
+    pool = f"xargs -n 1 -P {parallel} sh -c {shlex.quote(run_one)} {shlex.quote(python)} " + '"$jobdir"'
     lines += [
-        f'seq 0 {job.n_elements - 1} | xargs -n 1 -P {parallel} sh -c {shlex.quote(run_one)} {shlex.quote(python)} "$jobdir"',
+        f"seq 0 {job.n_elements - 1} | {pool}",
         "code=$?",
+        # an element killed mid-call (OOM killer, kill -9) without its result runs once more
+        'if [ -s "$jobdir/status/killed" ] && [ ! -e "$jobdir/status/cancelled" ]; then',
+        '  missing=$(sort -un "$jobdir/status/killed" | while read -r e; do [ -e "$jobdir/results/$e.pkl" ] || echo "$e"; done)',
+        '  mv "$jobdir/status/killed" "$jobdir/status/killed.once"',
+        '  if [ -n "$missing" ]; then',
+        '    echo "clustrix: element(s)" $missing "killed without a result: running them once more"',
+        f'    printf "%s\\n" $missing | {pool}',
+        "    code=$?",
+        "  fi",
+        "fi",
     ]
     if watchdog:
         lines.append('kill "$watchdog" 2>/dev/null')
