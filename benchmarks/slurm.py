@@ -103,14 +103,21 @@ def drained() -> None:
         time.sleep(0.5)
 
 
-def rate(f: Callable[..., Any], n: int, **options: Any) -> tuple[float, Any]:
-    """Calls per second of ``f.map(range(n), **options)`` (all results checked), and its job."""
-    start = time.perf_counter()
-    futures = f.map(range(n), **options)
-    assert [x.result() for x in futures] == [x + 1 for x in range(n)]
-    calls_per_second = n / (time.perf_counter() - start)
-    drained()
-    return calls_per_second, futures[0].job
+def rates(f: Callable[..., Any], n: int, settings: list[dict[str, Any]], repeat: int) -> list[tuple[float, Any]]:
+    """For each settings: the median calls per second of ``f.map(range(n), **settings)`` (all
+    results checked) over ``repeat`` runs, interleaved so that a busy moment hits all alike,
+    and the job of its last run."""
+    runs: list[list[float]] = [[] for _ in settings]
+    jobs: list[Any] = [None] * len(settings)
+    for _ in range(repeat):
+        for i, options in enumerate(settings):
+            start = time.perf_counter()
+            futures = f.map(range(n), **options)
+            assert [x.result() for x in futures] == [x + 1 for x in range(n)]
+            runs[i].append(n / (time.perf_counter() - start))
+            jobs[i] = futures[0].job
+            drained()
+    return [(statistics.median(r), job) for r, job in zip(runs, jobs, strict=True)]
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -128,6 +135,9 @@ def main() -> None:
         "--hand", type=int, nargs="*", default=[5000, 1000, 250], help="tasks_per_job values to compare in (b)"
     )
     parser.add_argument("--sleepers", type=int, default=64, help="calls of time.sleep(5) in (b')")
+    parser.add_argument(
+        "--parts", nargs="*", default=["a", "b", "sleepers", "budget"], help="which of (a) (b) (b') (c) to run"
+    )
     parser.add_argument("--outstanding", type=int, default=500, help="held jobs watched in (c)")
     parser.add_argument("--minutes", type=float, default=3.0, help="how long (c) watches them (> 1)")
     args = parser.parse_args()
@@ -146,53 +156,61 @@ def main() -> None:
     assert slurm_inc(1) == 2 and executor.submit(inc, 1).result() == 2  # warm up both (imports, plugin load)
     floor_call(workdir)
 
-    runs: dict[str, list[float]] = {"floor (sbatch + squeue every 50 ms)": [], "clustrix f(x)": [], "submitit": []}
-    for _ in range(args.repeat):
-        runs["floor (sbatch + squeue every 50 ms)"].append(timed(lambda: floor_call(workdir)))
-        runs["clustrix f(x)"].append(timed(lambda: slurm_inc(1)))
-        runs["submitit"].append(timed(lambda: executor.submit(inc, 1).result()))
-    median = {name: statistics.median(times) for name, times in runs.items()}
-    ours = median["clustrix f(x)"]
-    print(f"(a) one trivial call, median of {args.repeat} (ratio = time / clustrix time)")
-    for name, value in median.items():
-        print(f"    {name:40s} {value:6.2f} s   ratio {value / ours:5.2f}")
-    print(f"    clustrix / floor = {ours / median['floor (sbatch + squeue every 50 ms)']:.2f} (target <= 1.3)")
+    if "a" in args.parts:
+        runs: dict[str, list[float]] = {"floor (sbatch + squeue every 50 ms)": [], "clustrix f(x)": [], "submitit": []}
+        for _ in range(args.repeat):
+            runs["floor (sbatch + squeue every 50 ms)"].append(timed(lambda: floor_call(workdir)))
+            runs["clustrix f(x)"].append(timed(lambda: slurm_inc(1)))
+            runs["submitit"].append(timed(lambda: executor.submit(inc, 1).result()))
+        median = {name: statistics.median(times) for name, times in runs.items()}
+        ours = median["clustrix f(x)"]
+        print(f"(a) one trivial call, median of {args.repeat} (ratio = time / clustrix time)")
+        for name, value in median.items():
+            print(f"    {name:40s} {value:6.2f} s   ratio {value / ours:5.2f}")
+        print(f"    clustrix / floor = {ours / median['floor (sbatch + squeue every 50 ms)']:.2f} (target <= 1.3)")
 
-    n, m = args.calls, args.submitit_calls
-    drained()
-    ours_rate, job = rate(slurm_inc, n)
-    workers = job.settings.get("array_workers") or "one per element"
-    hand = {size: rate(slurm_inc, n, tasks_per_job=size)[0] for size in args.hand}
-    start = time.perf_counter()
-    jobs = executor.map_array(inc, range(m))
-    assert [j.result() for j in jobs] == [x + 1 for x in range(m)]
-    submitit_rate = m / (time.perf_counter() - start)
-    drained()
-    best = max(hand, key=lambda size: hand[size])
-    print("(b) tiny calls through one array (calls/s; ratio = default clustrix rate / that rate)")
-    print(f"    clustrix .map({n}), default: {job.n_elements} elements, workers {workers}   {ours_rate:9.1f} calls/s")
-    for size, value in hand.items():
-        print(
-            f"    clustrix .map({n}, tasks_per_job={size:<5})            {value:9.1f} calls/s   ratio {ours_rate / value:6.2f}"
-        )
-    print(
-        f"    submitit map_array({m})                         {submitit_rate:9.1f} calls/s   ratio {ours_rate / submitit_rate:6.0f}"
-    )
-    print(f"    target: ratio >= 0.8 to the best hand-tuned (tasks_per_job={best}), >= 1000 to submitit")
-
-    slurm_nap = cluster(nap, cluster_type="slurm", memory=MEMORY)
-    times = {}
-    for label, options in (("default", {}), ("one call per element", {"tasks_per_job": 1})):
-        start = time.perf_counter()
-        naps = slurm_nap.map([5.0] * args.sleepers, **options)
-        assert sum(f.result() for f in naps) == 5.0 * args.sleepers
-        times[label] = time.perf_counter() - start
+    if "b" in args.parts:
+        n, m = args.calls, args.submitit_calls
         drained()
-    print(f"(b') {args.sleepers} calls of time.sleep(5)")
-    for label, value in times.items():
-        print(f"    {label:24s} {value:7.1f} s")
-    print(f"    default / one per element = {times['default'] / times['one call per element']:.2f} (target <= 1.1)")
-    polling_budget(workdir, args.outstanding, args.minutes)
+        measured = rates(slurm_inc, n, [{}, *({"tasks_per_job": size} for size in args.hand)], args.repeat)
+        (ours_rate, job), hand = measured[0], {size: r for size, (r, _) in zip(args.hand, measured[1:], strict=True)}
+        workers = job.settings.get("array_workers") or "one per element"
+        start = time.perf_counter()
+        jobs = executor.map_array(inc, range(m))
+        assert [j.result() for j in jobs] == [x + 1 for x in range(m)]
+        submitit_rate = m / (time.perf_counter() - start)
+        drained()
+        best = max(hand, key=lambda size: hand[size])
+        print(
+            f"(b) tiny calls through one array, median of {args.repeat} (calls/s; ratio = default clustrix rate / that rate)"
+        )
+        print(
+            f"    clustrix .map({n}), default: {job.n_elements} elements, workers {workers}   {ours_rate:9.1f} calls/s"
+        )
+        for size, value in hand.items():
+            print(
+                f"    clustrix .map({n}, tasks_per_job={size:<5})            {value:9.1f} calls/s   ratio {ours_rate / value:6.2f}"
+            )
+        print(
+            f"    submitit map_array({m})                         {submitit_rate:9.1f} calls/s   ratio {ours_rate / submitit_rate:6.0f}"
+        )
+        print(f"    target: ratio >= 0.8 to the best hand-tuned (tasks_per_job={best}), >= 1000 to submitit")
+
+    if "sleepers" in args.parts:
+        slurm_nap = cluster(nap, cluster_type="slurm", memory=MEMORY)
+        times = {}
+        for label, options in (("default", {}), ("one call per element", {"tasks_per_job": 1})):
+            start = time.perf_counter()
+            naps = slurm_nap.map([5.0] * args.sleepers, **options)
+            assert sum(f.result() for f in naps) == 5.0 * args.sleepers
+            times[label] = time.perf_counter() - start
+            drained()
+        print(f"(b') {args.sleepers} calls of time.sleep(5)")
+        for label, value in times.items():
+            print(f"    {label:24s} {value:7.1f} s")
+        print(f"    default / one per element = {times['default'] / times['one call per element']:.2f} (target <= 1.1)")
+    if "budget" in args.parts:
+        polling_budget(workdir, args.outstanding, args.minutes)
 
 
 if __name__ == "__main__":

@@ -8,12 +8,12 @@ from clustrix.errors import ConfigError
 from clustrix.lifecycle import packing
 
 
-def test_tiny_calls_become_four_elements_per_default_worker() -> None:
-    assert packing({}, 10_000, claims=True) == (40, 64)  # 250 elements, 64 workers
+def test_tiny_calls_become_two_elements_per_default_worker() -> None:
+    assert packing({}, 10_000, claims=True) == (79, 64)  # 127 elements, 64 workers
 
 
 def test_max_concurrent_sets_the_workers() -> None:
-    assert packing({"max_concurrent": 8}, 1000, claims=True) == (32, 8)  # 32 elements
+    assert packing({"max_concurrent": 8}, 1000, claims=True) == (63, 8)  # 16 elements
 
 
 def test_a_map_no_larger_than_its_workers_runs_one_task_per_element() -> None:

@@ -294,12 +294,17 @@ class BatchScheduler(ABC):
         else:
             task = str(chunk.first)
         python = shlex.quote(target.python_for(settings))
+        lines.append(f"cd {jobdir}")
         if self.workers(job):  # the task claims elements; the runner points each one's output at its logs
             var, runner_args, log = "CLUSTRIX_WORKER", '--worker "$CLUSTRIX_WORKER"', "worker-$CLUSTRIX_WORKER"
+            # a worker starting once every element is claimed leaves without starting Python
+            lines.append(
+                f'if [ "$(ls claims 2>/dev/null | grep -c "^[0-9][0-9]*$")" -ge {job.n_elements} ]; then '
+                'echo "clustrix: every element is claimed: nothing to do"; exit 0; fi'
+            )
         else:
             var, runner_args, log = "CLUSTRIX_ELEMENT", '"$CLUSTRIX_ELEMENT"', "$CLUSTRIX_ELEMENT"
         lines += [
-            f"cd {jobdir}",
             f"{var}={task}",
             f"export {var} CLUSTRIX_JOB_ID=" + shlex.quote(job.job_id),
             f'exec {python} {jobdir}/runner.py {jobdir} {runner_args} >>"logs/{log}.out" 2>>"logs/{log}.err"',

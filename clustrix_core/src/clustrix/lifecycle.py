@@ -40,7 +40,7 @@ AUTO_MAX_ELEMENTS = 64
 #: or ``max_concurrent``, and elements per worker: fine enough that long calls spread over
 #: every worker, coarse enough that tiny calls run back to back in few processes
 AUTO_WORKERS = 64
-ELEMENTS_PER_WORKER = 4
+ELEMENTS_PER_WORKER = 2
 
 
 def configure(**kwargs: Any) -> None:

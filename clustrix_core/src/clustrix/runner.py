@@ -248,8 +248,9 @@ def read_key(jobdir: str) -> bytes:
     return key
 
 
-def write_atomic(path: str, data: bytes) -> None:
-    """Write all of ``data`` to a temporary file, check its size, fsync, rename over ``path``.
+def write_atomic(path: str, data: bytes, sync_dir: bool = True) -> None:
+    """Write all of ``data`` to a temporary file, check its size, fsync, rename over ``path``,
+    fsync the directory (``sync_dir=False``: a later ``write_atomic`` in it will).
 
     A short write (file-size limit, full disk) raises and leaves neither ``path`` changed
     nor the temporary file behind.
@@ -276,6 +277,8 @@ def write_atomic(path: str, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    if not sync_dir:
+        return
     dirfd = os.open(os.path.dirname(path) or ".", os.O_RDONLY)
     try:
         os.fsync(dirfd)
@@ -298,7 +301,8 @@ def write_summary(path: str, outcomes: list, key: bytes) -> None:
     """What each call's outcome is ("ok", "error", ...), signed like the result: lets the
     client settle calls whose values it does not need here without fetching them."""
     body = json.dumps([entry[0] for entry in outcomes]).encode()
-    write_atomic(summary_of(path), MAGIC + b" " + sign(key, body) + b"\n" + body)
+    # its directory is synced with the result's, written next (see publish)
+    write_atomic(summary_of(path), MAGIC + b" " + sign(key, body) + b"\n" + body, sync_dir=False)
 
 
 def read_summary(path: str, key: bytes) -> list:
@@ -478,10 +482,25 @@ def bounded_output(limit: int) -> Iterator[None]:
         yield
     finally:
         _put_back(saved)  # closes our end of the pipes: the drain sees the end once children let go
-        for _ in range(500):  # a child that outlives the element keeps its pipe: do not wait for it
-            if os.waitpid(pid, os.WNOHANG)[0]:
-                break
-            time.sleep(0.01)
+        _reap(pid, 5.0)  # a child that outlives the element keeps its pipe: do not wait for it longer
+
+
+def _reap(pid: int, timeout: float) -> None:
+    """Wait up to ``timeout`` seconds for child ``pid`` to end (a drain ends within a
+    millisecond or two, and a worker runs many elements: woken at once where Linux has
+    pidfds, else asking often at first)."""
+    with contextlib.suppress(AttributeError, OSError):
+        fd = os.pidfd_open(pid)  # type: ignore[attr-defined]  # Linux >= 5.3, Python >= 3.9
+        try:
+            select.select([fd], [], [], timeout)
+        finally:
+            os.close(fd)
+        os.waitpid(pid, os.WNOHANG)
+        return
+    deadline, pause = time.monotonic() + timeout, 0.0005
+    while not os.waitpid(pid, os.WNOHANG)[0] and time.monotonic() < deadline:
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
 
 
 def run_element(jobdir: str, element: int) -> None:
