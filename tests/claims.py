@@ -62,7 +62,7 @@ def killed_worker_has_its_element_rerun(options: dict[str, Any], tmp_path: Path)
     log = tmp_path / "started"
     log.touch()
 
-    @cluster(**options, array_workers=2, keep_files=True)
+    @cluster(**options, array_workers=2, tasks_per_job=1, keep_files=True)
     def slow(i: int) -> tuple[int, int]:
         return record(str(log), i, 1.5)
 

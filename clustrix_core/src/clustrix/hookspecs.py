@@ -154,7 +154,7 @@ def clustrix_scheduler_dependencies(target: Target) -> Sequence[str] | None:
 @hookspec(firstresult=True)
 def clustrix_claims_elements(target: Target) -> bool | None:
     """Whether the backend's tasks can be *workers* that claim a job's elements one after
-    another (``runner.py JOBDIR --worker W``, see :mod:`clustrix.runner`).
+    another (``runner.py JOBDIR --worker W``, see ``clustrix.runner``).
 
     :return: True: a map with no ``tasks_per_job`` is cut into more elements than it has
         workers (``clustrix.lifecycle.packing``), and ``job.settings["array_workers"]``
