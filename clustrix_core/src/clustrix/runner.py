@@ -490,7 +490,7 @@ def _reap(pid: int, timeout: float) -> None:
     millisecond or two, and a worker runs many elements: woken at once where Linux has
     pidfds, else asking often at first)."""
     with contextlib.suppress(AttributeError, OSError):
-        fd = os.pidfd_open(pid)  # type: ignore[attr-defined]  # Linux >= 5.3, Python >= 3.9
+        fd = os.pidfd_open(pid)  # Linux >= 5.3, Python >= 3.9 (else AttributeError: polling below)
         try:
             select.select([fd], [], [], timeout)
         finally:
