@@ -55,10 +55,25 @@ def every_result_once_from_few_workers(options: dict[str, Any], tmp_path: Path) 
     assert {int(w) for _, w in markers} <= {0, 1, 2}
 
 
-def killed_worker_has_its_element_rerun(options: dict[str, Any], tmp_path: Path) -> None:
+def second(pair: tuple[int, int]) -> int:
+    return pair[1]
+
+
+def kill_the_worker_running_call_0(futures: Any, log: Path) -> None:
+    marker = futures[0].job.local_dir / "status" / "0.started"  # the scheduler runs the job on this host
+    deadline = time.monotonic() + 120
+    while not (marker.exists() and 0 in started(log)):
+        assert time.monotonic() < deadline, "call 0 never started"
+        time.sleep(0.1)
+    os.kill(json.loads(marker.read_text())["pid"], signal.SIGKILL)
+
+
+def killed_worker_has_its_element_rerun(options: dict[str, Any], tmp_path: Path) -> Any:
     """6 calls of 1.5 s, 2 workers; the worker running call 0 is killed (SIGKILL) mid-call.
     Its claim is released and the other worker runs call 0 again: every result comes back
-    once, call 0 started twice."""
+    once, call 0 started twice. A map taking those results, submitted before the kill,
+    still runs: the scheduler holds it until the parent's tasks ended, not succeeded.
+    Returns the dependent job (a test may look at its script)."""
     log = tmp_path / "started"
     log.touch()
 
@@ -69,15 +84,13 @@ def killed_worker_has_its_element_rerun(options: dict[str, Any], tmp_path: Path)
     futures = slow.map(range(6))
     job = futures[0].job
     assert (job.n_elements, job.settings["array_workers"]) == (6, 2)
-    marker = job.local_dir / "status" / "0.started"  # the scheduler runs the job on this host
-    deadline = time.monotonic() + 120
-    while not (marker.exists() and 0 in started(log)):
-        assert time.monotonic() < deadline, "call 0 never started"
-        time.sleep(0.1)
-    os.kill(json.loads(marker.read_text())["pid"], signal.SIGKILL)
+    squares = cluster(second, **options).map(futures)
+    kill_the_worker_running_call_0(futures, log)
     assert [f.result(timeout=300) for f in futures] == [(i, i * i) for i in range(6)]
+    assert [f.result(timeout=300) for f in squares] == [i * i for i in range(6)]
     runs = started(log)
     assert runs.count(0) == 2, runs
     assert sorted(set(runs)) == list(range(6)) and len(runs) == 7, runs
     claims = futures[0].target.transport.listdirs([job.remote_claims_dir])[job.remote_claims_dir]
     assert "0.released" in claims, claims
+    return squares[0].job

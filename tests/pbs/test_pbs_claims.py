@@ -1,4 +1,4 @@
-"""Workers that claim elements, on the Torque-style wrappers: every result once, a killed worker's element rerun."""
+"""Workers that claim elements, on the Torque-style wrappers: every result once, a killed worker's element rerun, its dependents still run."""
 
 from __future__ import annotations
 
@@ -13,4 +13,6 @@ def test_few_workers_run_every_call_once(local_pbs: dict[str, Any], tmp_path: Pa
 
 
 def test_worker_killed_mid_call_has_its_element_rerun_by_another(local_pbs: dict[str, Any], tmp_path: Path) -> None:
-    killed_worker_has_its_element_rerun(local_pbs, tmp_path)
+    dependent = killed_worker_has_its_element_rerun(local_pbs, tmp_path)
+    script = (dependent.local_dir / "job-0.sh").read_text()
+    assert "-W depend=afterany:" in script, "a killed worker's task failed: afterok would never be satisfied"

@@ -166,8 +166,11 @@ class BatchScheduler(ABC):
     def dependency_directives(self, kind: str, parent_ids: Sequence[str], chunk: Chunk) -> list[str]:
         """Directive lines making ``chunk`` wait for the scheduler jobs ``parent_ids``
         (checked values): ``kind`` is one of :attr:`dependency_kinds`, "all" (every task of
-        each must succeed) or "elementwise" (task i waits for task i of the one parent,
-        chunked alike). Only called when ``dependency_kinds`` is not empty."""
+        each must succeed), "elementwise" (task i waits for task i of the one parent,
+        chunked alike) or "ended" (every task of each has ended, whatever its exit: asked
+        for parents whose workers claim elements, where a task that died may have had its
+        element rerun by another; without "ended" in :attr:`dependency_kinds`, "all" is
+        asked). Only called when ``dependency_kinds`` is not empty."""
         return []
 
     def max_array_size(self, target: Target) -> int:
@@ -319,7 +322,11 @@ class BatchScheduler(ABC):
         if job.after_elementwise and "elementwise" in self.dependency_kinds:
             kind, ids = "elementwise", [(job.after[0].native_id or "").split(",")[chunk.index]]
         else:
-            kind, ids = "all", [nid for parent in job.after for nid in (parent.native_id or "").split(",") if nid]
+            ids = [nid for parent in job.after for nid in (parent.native_id or "").split(",") if nid]
+            # a parent's worker that died may have had its element rerun by another: its task
+            # failed, yet every result is there; the child's runner checks each one it takes
+            ended = "ended" in self.dependency_kinds and any(self.workers(parent) for parent in job.after)
+            kind = "ended" if ended else "all"
         bad = [nid for nid in ids if not _NATIVE_ID.match(nid)]
         if bad:
             raise ConfigError(f"job ids {bad} of the jobs this one depends on cannot go in a directive")

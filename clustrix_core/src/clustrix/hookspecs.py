@@ -143,8 +143,10 @@ def clustrix_scheduler_dependencies(target: Target) -> Sequence[str] | None:
     :return: the kinds ``clustrix_submit`` honours through ``job.after`` (the jobs that
         must succeed first): "all" (every element of each) and, optionally,
         "elementwise" (``job.after_elementwise``: element i waits for element i of the one
-        job in ``job.after``). ``None`` (not implemented): the core submits a job whose
-        arguments are futures only once their jobs have ended.
+        job in ``job.after``) and "ended" (every task of each has ended, whatever its exit:
+        the batch engine asks it for parents whose workers claim elements). ``None`` (not
+        implemented): the core submits a job whose arguments are futures only once their
+        jobs have ended.
 
     Optional; :class:`~clustrix.batch.BatchScheduler` answers for its plugins from their
     ``dependency_kinds``. Called in the submitting thread; must not contact the host.

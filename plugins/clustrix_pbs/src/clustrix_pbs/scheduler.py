@@ -128,11 +128,11 @@ class PBSScheduler(BatchScheduler):
         task = ".^array_index^" if self.flavor(job.settings) == "pro" and self.n_tasks(job) > 1 else ""
         return job.remote_log(f"pbs-{chunk}{task}", stream)
 
-    dependency_kinds = ("all",)
+    dependency_kinds = ("all", "ended")
 
     def dependency_directives(self, kind: str, parent_ids: Sequence[str], chunk: Chunk) -> list[str]:
-        """-W depend=afterok on every parent (PBS has no element-wise dependency)."""
-        return [f"-W depend=afterok:{':'.join(parent_ids)}"]
+        """-W depend=afterok on every parent, afterany once they ended (PBS has no element-wise dependency)."""
+        return [f"-W depend={'afterany' if kind == 'ended' else 'afterok'}:{':'.join(parent_ids)}"]
 
     def submit_argv(self, script: str, job: Job, target: Target, chunk: Chunk) -> list[str]:
         out, err = self.log_path(job, chunk.index, "out"), self.log_path(job, chunk.index, "err")

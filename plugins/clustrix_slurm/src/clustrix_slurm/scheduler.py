@@ -117,12 +117,12 @@ class SlurmScheduler(BatchScheduler):
             lines.append(f"--array={self.first_task}-{last}{limit}")
         return lines
 
-    dependency_kinds = ("all", "elementwise")
+    dependency_kinds = ("all", "elementwise", "ended")
 
     def dependency_directives(self, kind: str, parent_ids: Sequence[str], chunk: Chunk) -> list[str]:
-        """afterok on every parent (aftercorr element-wise); a parent that fails or is
-        cancelled makes Slurm kill the dependent job instead of leaving it pending."""
-        condition = "aftercorr" if kind == "elementwise" else "afterok"
+        """afterok on every parent (aftercorr element-wise, afterany once they ended); a parent
+        that fails or is cancelled makes Slurm kill the dependent job instead of leaving it pending."""
+        condition = {"elementwise": "aftercorr", "ended": "afterany"}.get(kind, "afterok")
         return [f"--dependency={condition}:{':'.join(parent_ids)}", "--kill-on-invalid-dep=yes"]
 
     @staticmethod
