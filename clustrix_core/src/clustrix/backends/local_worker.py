@@ -1,10 +1,13 @@
 """The local backend's worker: ``python -m clustrix.backends.local_worker JOBDIR``.
 
 A supervisor: up to ``max_workers`` forked worker processes take the job's elements one
-at a time (stdout/stderr of element E in ``logs/E.out|err``). A worker that ends without
-writing its element's result (a segfault, the OOM killer, ``os._exit``) fails that
-element only: the supervisor leaves ``status/E.ended`` saying which signal or exit code
-ended it, and starts another worker for the elements left.
+at a time (stdout/stderr of element E in ``logs/E.out|err``): each takes the next element
+when it is done with one, so the elements are claimed as on a batch scheduler. A worker
+killed by a signal before writing its element's result (the OOM killer, ``kill -9``, a
+segfault) has that element run once more in a fresh worker, unless the job was cancelled;
+a worker that ends without the result a second time, or by an exit code (``os._exit``),
+fails that element only: the supervisor leaves ``status/E.ended`` saying which signal or
+exit code ended it, and starts another worker for the elements left.
 In threads mode (CLUSTRIX_EXECUTOR_MODE, chosen by the hook chain in the submitting
 process) the elements share one forked process and run in its threads, so a crash there
 ends every element still running. With a ``time`` limit the whole process group is
@@ -157,10 +160,11 @@ class _Slot:
 
 def supervise(jobdir: str, elements: Sequence[int], limit: int) -> None:
     """Run every element in one of at most ``limit`` worker processes, one element at a
-    time each; a worker that dies fails only the element it was running (``E.ended``
-    says how) and is replaced while elements remain."""
+    time each; a worker that dies is replaced while elements remain, and the element it
+    was running is run once more (killed by a signal) or fails alone (``E.ended`` says how)."""
     pending = deque(elements)
     slots: dict[int, _Slot] = {}  # by pid
+    rerun: set[int] = set()  # elements already given a second run
     while pending or slots:
         while pending and len([s for s in slots.values() if s.orders >= 0]) < limit:
             slot = _Slot(jobdir, {fd for s in slots.values() for fd in s.fds()})
@@ -180,25 +184,49 @@ def supervise(jobdir: str, elements: Sequence[int], limit: int) -> None:
                 else:
                     slot.eof = True
                     slot.retire()
-        _reap(jobdir, slots, block=not listening)
+        for element, wait_status in _reap(slots, block=not listening):
+            if _run_again(jobdir, element, wait_status, rerun):
+                pending.append(element)
+            else:
+                _record_end(jobdir, [element], wait_status)
 
 
-def _reap(jobdir: str, slots: dict[int, _Slot], block: bool) -> None:
-    """Collect every worker that ended; one that died with an element fails that element."""
+def _run_again(jobdir: str, element: int, wait_status: int, rerun: set[int]) -> bool:
+    """Whether an element whose worker ended without its result runs once more: killed by
+    a signal, the first time, and the job not cancelled. Says so in the element's stderr."""
+    if element in rerun or os.path.exists(os.path.join(jobdir, "results", f"{element}.pkl")):
+        return False
+    if not os.WIFSIGNALED(wait_status) or os.path.exists(os.path.join(jobdir, "status", "cancelled")):
+        return False
+    rerun.add(element)
+    name = describe_end(wait_status)["signal"]
+    log = open_log(os.path.join(jobdir, "logs", f"{element}.err"))
+    with contextlib.suppress(OSError):
+        os.write(
+            log, f"clustrix: element {element} was killed by {name} without a result: running it once more\n".encode()
+        )
+    os.close(log)
+    return True
+
+
+def _reap(slots: dict[int, _Slot], block: bool) -> list[tuple[int, int]]:
+    """Collect every worker that ended: (element, wait status) of each that died with one."""
+    died: list[tuple[int, int]] = []
     while slots:
         try:
             pid, wait_status = os.waitpid(-1, 0 if block else os.WNOHANG)
         except ChildProcessError:
             slots.clear()
-            return
+            break
         if pid == 0:
-            return
+            break
         block = False
         slot = slots.pop(pid, None)
         if slot is not None:
             slot.close()
             if slot.element is not None:
-                _record_end(jobdir, [slot.element], wait_status)
+                died.append((slot.element, wait_status))
+    return died
 
 
 def _time_limit(jobdir: str, seconds: int, warn: int = 0) -> None:
