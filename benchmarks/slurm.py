@@ -114,21 +114,25 @@ def drained() -> None:
         time.sleep(0.5)
 
 
-def rates(f: Callable[..., Any], n: int, settings: list[dict[str, Any]], repeat: int) -> list[tuple[float, Any]]:
-    """For each settings: the median calls per second of ``f.map(range(n), **settings)`` (all
-    results checked) over ``repeat`` runs, interleaved so that a busy moment hits all alike,
-    and the job of its last run."""
+def rates(
+    f: Callable[..., Any], n: int, settings: list[dict[str, Any]], repeat: int, tick: float
+) -> list[tuple[float, Any]]:
+    """For each settings: calls per second of ``f.map(range(n), **settings)`` (all results
+    checked), from the median time over ``repeat`` runs, and the job of its last run. Runs
+    are interleaved so that a busy moment hits all alike, and in run r every map is submitted
+    at the same phase (r + 0.5) / repeat of slurmctld's tick, as in (a)."""
     runs: list[list[float]] = [[] for _ in settings]
     jobs: list[Any] = [None] * len(settings)
-    for _ in range(repeat):
+    for r in range(repeat):
         for i, options in enumerate(settings):
+            at_phase(tick, (r + 0.5) / repeat)
             start = time.perf_counter()
             futures = f.map(range(n), **options)
             assert [x.result() for x in futures] == [x + 1 for x in range(n)]
-            runs[i].append(n / (time.perf_counter() - start))
+            runs[i].append(time.perf_counter() - start)
             jobs[i] = futures[0].job
             drained()
-    return [(statistics.median(r), job) for r, job in zip(runs, jobs, strict=True)]
+    return [(n / statistics.median(r), job) for r, job in zip(runs, jobs, strict=True)]
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -199,7 +203,7 @@ def main() -> None:
     if "b" in args.parts:
         n, m = args.calls, args.submitit_calls
         drained()
-        measured = rates(slurm_inc, n, [{}, *({"tasks_per_job": size} for size in args.hand)], args.map_repeat)
+        measured = rates(slurm_inc, n, [{}, *({"tasks_per_job": size} for size in args.hand)], args.map_repeat, tick)
         (ours_rate, job), hand = measured[0], {size: r for size, (r, _) in zip(args.hand, measured[1:], strict=True)}
         workers = job.settings.get("array_workers") or "one per element"
         start = time.perf_counter()

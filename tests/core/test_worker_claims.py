@@ -73,3 +73,67 @@ def _a_dead_pid() -> int:
     process = subprocess.Popen(["true"])
     process.wait()
     return process.pid
+
+
+def chatty(x: int) -> int:
+    """Output of every kind an element can make: Python's streams, fd 2 directly, a child."""
+    import os
+    import subprocess
+    import sys
+
+    print(f"out of {x}")
+    print(f"err of {x}", file=sys.stderr)
+    os.write(2, f"fd2 of {x}\n".encode())
+    subprocess.run(["echo", f"child of {x}"], check=True)
+    if x == 5:
+        print("x" * 5000)  # over max_log_bytes: bounded
+    return x
+
+
+def packed_with(tmp_path: Path, func: object, n_calls: int, **settings: object) -> Job:
+    return package(
+        func,
+        [((i,), {}) for i in range(n_calls)],
+        backend="slurm",
+        settings={"array_workers": 2, **settings},
+        home=tmp_path,
+        remote_work_dir=str(tmp_path),
+        tasks_per_element=1,
+    )
+
+
+def test_each_elements_output_lands_in_its_own_bounded_logs_and_the_workers_in_its_own(tmp_path: Path) -> None:
+    job = packed_with(tmp_path, chatty, 8, max_log_bytes=1024)
+    done = workers(job, 0, 1)
+    assert [d.returncode for d in done] == [0, 0]
+    assert all("ran " in d.stdout for d in done)  # the worker's own lines are not in an element's log
+    logs = job.local_dir / "logs"
+    for x in range(8):
+        out, err = (logs / f"{x}.out").read_text(), (logs / f"{x}.err").read_text()
+        assert f"out of {x}\n" in out and f"child of {x}\n" in out, out
+        assert err == f"err of {x}\nfd2 of {x}\n", err
+        others = [y for y in range(8) if y != x]
+        assert not any(f"of {y}\n" in out + err for y in others)
+    big = (logs / "5.out").read_text()
+    assert "bytes of output dropped here" in big and len(big) < 1024 + 200, len(big)
+    assert results(job) == list(range(8))
+
+
+def dies(x: int) -> int:
+    import os
+    import signal
+
+    print(f"last words of {x}", flush=True)
+    if x == 1:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return x
+
+
+def test_a_worker_killed_mid_element_still_has_that_elements_output_in_its_log(tmp_path: Path) -> None:
+    job = packed_with(tmp_path, dies, 3)
+    done = workers(job, 0)
+    assert done[0].returncode == -9
+    logs = job.local_dir / "logs"
+    assert (logs / "0.out").read_text() == "last words of 0\n"
+    assert (logs / "1.out").read_text() == "last words of 1\n"  # written by the drain, which outlived it
+    assert not (job.local_dir / "results" / "1.pkl").exists()

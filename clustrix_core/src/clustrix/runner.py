@@ -383,9 +383,13 @@ class BoundedLog:
         ).encode()
 
     def _append(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self.fd, view) :]
+        write_all(self.fd, data)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _drain(pipes: dict[int, BoundedLog]) -> None:
@@ -503,11 +507,132 @@ def _reap(pid: int, timeout: float) -> None:
         pause = min(pause * 2, 0.05)
 
 
-def run_element(jobdir: str, element: int) -> None:
-    """Run every call of ``element`` and write ``results/ELEMENT.pkl``."""
-    with open(os.path.join(jobdir, "manifest.json")) as f:
-        manifest = json.load(f)
-    key = read_key(jobdir)
+class ElementLogs:
+    """A worker's one drain process for all the elements it runs.
+
+    While element E runs, fds 1 and 2 are pipes that the drain copies into ``logs/E.out``
+    and ``logs/E.err``, bounded like :func:`bounded_output` (forking a drain per element
+    cost a worker of tiny calls 3-4 ms an element, most of its time). The worker writes
+    ``E`` on a control pipe to start an element's logs and ``-`` to end them, and waits for
+    the drain's answer each time: by then every byte the element wrote is in its logs.
+    Between elements (and from a child that outlives its element, until the next one
+    starts) output goes to the worker's own stdout and stderr. The drain runs in its own
+    session, so a job killed mid-element still has its last output written.
+    """
+
+    def __init__(self, jobdir: str, limit: int) -> None:
+        (out_r, out_w), (err_r, err_w) = os.pipe(), os.pipe()
+        (ctl_r, self.ctl), (self.ack, ack_w) = os.pipe(), os.pipe()
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.pid = os.fork()
+        if self.pid == 0:
+            code = 0
+            try:
+                os.setsid()
+                _close_all_but({0, 1, 2, out_r, err_r, ctl_r, ack_w})
+                os.write(ack_w, b"k")  # out of the job's process group: a job killing its group spares it
+                _serve_logs(jobdir, limit, {out_r: 1, err_r: 2}, ctl_r, ack_w)
+            except BaseException:
+                code = 1
+            os._exit(code)
+        for fd in (out_r, err_r, ctl_r, ack_w):
+            os.close(fd)
+        self._answer()
+        self.saved = {fd: os.dup(fd) for fd in (1, 2)}
+        for fd, write_fd in ((1, out_w), (2, err_w)):
+            os.dup2(write_fd, fd)
+            os.close(write_fd)
+
+    def _answer(self) -> None:
+        if not os.read(self.ack, 1):
+            raise RuntimeError("the worker's log drain ended")
+
+    def _say(self, line: str) -> None:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os.write(self.ctl, line.encode() + b"\n")
+        self._answer()
+
+    @contextlib.contextmanager
+    def of(self, element: int) -> Iterator[None]:
+        self._say(str(element))
+        try:
+            yield
+        finally:
+            self._say("-")
+
+    def close(self) -> None:
+        _put_back(self.saved)  # our write ends of the pipes closed: the drain ends once children let go
+        os.close(self.ctl)
+        os.close(self.ack)
+        _reap(self.pid, 5.0)
+
+
+def _serve_logs(jobdir: str, limit: int, streams: dict[int, int], ctl: int, ack: int) -> None:
+    """The drain of :class:`ElementLogs`: ``streams`` maps each pipe to the fd (1 or 2) and
+    the log (``out``, ``err``) it stands for; ``ctl`` brings ``E`` and ``-`` lines."""
+    logs: dict[int, BoundedLog] = {}  # pipe -> the current element's log
+    names = {1: "out", 2: "err"}
+    for fd in streams:
+        os.set_blocking(fd, False)
+
+    def copy(fd: int) -> bool:
+        """What the pipe holds now, into its log (else the worker's own fd); False at its end."""
+        while True:
+            try:
+                chunk = os.read(fd, 1 << 16)
+            except BlockingIOError:
+                return True
+            if not chunk:
+                return False
+            with contextlib.suppress(OSError):  # the log cannot be written (disk full): drop it
+                if fd in logs:
+                    logs[fd].write(chunk)
+                else:
+                    write_all(streams[fd], chunk)
+
+    def switch(line: bytes) -> None:
+        for fd in list(streams):
+            if not copy(fd):
+                del streams[fd]
+        for log in logs.values():
+            os.close(log.fd)
+        logs.clear()
+        if line != b"-":
+            for fd, target in streams.items():
+                path = os.path.join(jobdir, "logs", f"{int(line)}.{names[target]}")
+                logs[fd] = BoundedLog(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), limit)
+        os.write(ack, b"k")
+
+    pending = b""
+    while ctl >= 0 or streams:
+        ready, _, _ = select.select([*streams, *([ctl] if ctl >= 0 else [])], [], [])
+        for fd in ready:
+            if fd == ctl:
+                chunk = os.read(ctl, 4096)
+                if not chunk:  # the worker is gone: copy what its children still write, then end
+                    os.close(ctl)
+                    ctl = -1
+                pending += chunk
+                while b"\n" in pending:
+                    line, pending = pending.split(b"\n", 1)
+                    switch(line)
+            elif fd in streams and not copy(fd):
+                del streams[fd]
+
+
+def run_element(jobdir: str, element: int, manifest: dict | None = None, key: bytes | None = None) -> None:
+    """Run every call of ``element`` and write ``results/ELEMENT.pkl`` (a worker passes the
+    manifest and key it read once)."""
+    if manifest is None:
+        with open(os.path.join(jobdir, "manifest.json")) as f:
+            manifest = json.load(f)
+    key = read_key(jobdir) if key is None else key
     result = os.path.join(jobdir, "results", f"{element}.pkl")
     if os.path.exists(result):
         print(f"clustrix: {result} exists: element {element} already ran, not run again", file=sys.stderr)
@@ -724,7 +849,8 @@ def element_logs(jobdir: str, element: int) -> Iterator[None]:
 def run_worker(jobdir: str, worker: int) -> int:
     """Claim and run elements until none is left; returns how many this worker ran."""
     with open(os.path.join(jobdir, "manifest.json")) as f:
-        n = len(json.load(f)["elements"])
+        manifest = json.load(f)
+    n = len(manifest["elements"])
     claims = os.path.join(jobdir, CLAIMS)
     os.makedirs(claims, mode=0o700, exist_ok=True)
     warned = []
@@ -753,14 +879,20 @@ def run_worker(jobdir: str, worker: int) -> int:
             cursor = element + 1
             yield element
 
-    for element in claimed():
-        os.environ["CLUSTRIX_ELEMENT"] = str(element)  # as a task running one element has it
-        with element_logs(jobdir, element):
-            run_element(jobdir, element)
-        ran += 1
-        with contextlib.suppress(ImportError):
-            if checkpoint_module().stop_reason() is not None:  # warned while the element ran
-                warned.append(signal.SIGUSR1)
+    key, limit = read_key(jobdir), int(manifest.get("max_log_bytes") or 0)
+    drain = ElementLogs(jobdir, limit) if limit > 0 else None
+    try:
+        for element in claimed():
+            os.environ["CLUSTRIX_ELEMENT"] = str(element)  # as a task running one element has it
+            with drain.of(element) if drain else element_logs(jobdir, element):
+                run_element(jobdir, element, manifest, key)
+            ran += 1
+            with contextlib.suppress(ImportError):
+                if checkpoint_module().stop_reason() is not None:  # warned while the element ran
+                    warned.append(signal.SIGUSR1)
+    finally:
+        if drain:
+            drain.close()
     print(f"clustrix: worker {worker} ran {ran} elements" + (" (warned: claims no more)" if warned else ""))
     return ran
 
