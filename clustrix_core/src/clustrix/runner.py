@@ -63,7 +63,7 @@ import time
 import traceback
 import types
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import cloudpickle
@@ -420,14 +420,56 @@ def _close_all_but(keep: set[int]) -> None:
         start = fd + 1
 
 
-def _put_back(saved: dict) -> None:
-    """Flush Python's streams, then point each fd back at the copy ``saved`` kept of it."""
+def _flush_streams() -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
+
+
+def _point(targets: dict[int, int]) -> dict[int, int]:
+    """Point each fd at the fd ``targets`` gives for it (closing that one); returns copies
+    of what they pointed at before, for :func:`_put_back`."""
+    saved = {fd: os.dup(fd) for fd in targets}
+    for fd, target in targets.items():
+        os.dup2(target, fd)
+        os.close(target)
+    return saved
+
+
+def _put_back(saved: dict) -> None:
+    """Flush Python's streams, then point each fd back at the copy ``saved`` kept of it."""
+    _flush_streams()
     for fd, copy in saved.items():
         os.dup2(copy, fd)
         os.close(copy)
+
+
+def _fork_drain(keep: set[int], serve: Callable[[], None]) -> int:
+    """Fork a drain process that keeps only fds 0, 1, 2 and ``keep`` and runs ``serve()``.
+
+    It runs in its own session: when the job is killed (time limit, cancel) it still
+    writes what was in its pipes, then ends. Returns its pid once it has left the job's
+    process group (a job killing its group spares it).
+    """
+    ready_read, ready_write = os.pipe()
+    _flush_streams()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with a timer thread: the child only copies bytes
+        pid = os.fork()
+    if pid == 0:  # the drain process
+        code = 0
+        try:
+            os.setsid()
+            os.close(ready_write)  # tells the runner the drain is out of the job's process group
+            _close_all_but({0, 1, 2, *keep})  # our pipes' write ends, and whatever the runner's caller holds
+            serve()
+        except BaseException:
+            code = 1
+        os._exit(code)
+    os.close(ready_write)
+    os.read(ready_read, 1)  # returns once the drain left the group
+    os.close(ready_read)
+    return pid
 
 
 @contextlib.contextmanager
@@ -450,38 +492,16 @@ def bounded_output(limit: int) -> Iterator[None]:
     if not targets:
         yield
         return
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
     logs: dict[tuple[int, int], BoundedLog] = {}
     pipes: dict[int, BoundedLog] = {}
     write_ends: dict[int, int] = {}
     for fd, inode in targets:
         read_fd, write_ends[fd] = os.pipe()
         pipes[read_fd] = logs.setdefault(inode, BoundedLog(fd, limit))
-    ready_read, ready_write = os.pipe()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # fork with a timer thread: the child only copies bytes
-        pid = os.fork()
-    if pid == 0:  # the drain process
-        code = 0
-        try:
-            os.setsid()
-            os.close(ready_write)  # tells the runner the drain is out of the job's process group
-            _close_all_but({0, 1, 2, *pipes})  # our pipes' write ends, and whatever the runner's caller holds
-            _drain(pipes)
-        except BaseException:
-            code = 1
-        os._exit(code)
-    os.close(ready_write)
-    os.read(ready_read, 1)  # returns once the drain left the group (a job killing its group spares it)
-    os.close(ready_read)
-    saved = {fd: os.dup(fd) for fd in write_ends}
+    pid = _fork_drain(set(pipes), lambda: _drain(pipes))
     for read_fd in pipes:
         os.close(read_fd)
-    for fd, write_fd in write_ends.items():
-        os.dup2(write_fd, fd)
-        os.close(write_fd)
+    saved = _point(write_ends)
     try:
         yield
     finally:
@@ -523,40 +543,18 @@ class ElementLogs:
     def __init__(self, jobdir: str, limit: int) -> None:
         (out_r, out_w), (err_r, err_w) = os.pipe(), os.pipe()
         (ctl_r, self.ctl), (self.ack, ack_w) = os.pipe(), os.pipe()
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.flush()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            self.pid = os.fork()
-        if self.pid == 0:
-            code = 0
-            try:
-                os.setsid()
-                _close_all_but({0, 1, 2, out_r, err_r, ctl_r, ack_w})
-                os.write(ack_w, b"k")  # out of the job's process group: a job killing its group spares it
-                _serve_logs(jobdir, limit, {out_r: 1, err_r: 2}, ctl_r, ack_w)
-            except BaseException:
-                code = 1
-            os._exit(code)
+        self.pid = _fork_drain(
+            {out_r, err_r, ctl_r, ack_w}, lambda: _serve_logs(jobdir, limit, {out_r: 1, err_r: 2}, ctl_r, ack_w)
+        )
         for fd in (out_r, err_r, ctl_r, ack_w):
             os.close(fd)
-        self._answer()
-        self.saved = {fd: os.dup(fd) for fd in (1, 2)}
-        for fd, write_fd in ((1, out_w), (2, err_w)):
-            os.dup2(write_fd, fd)
-            os.close(write_fd)
-
-    def _answer(self) -> None:
-        if not os.read(self.ack, 1):
-            raise RuntimeError("the worker's log drain ended")
+        self.saved = _point({1: out_w, 2: err_w})
 
     def _say(self, line: str) -> None:
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.flush()
+        _flush_streams()
         os.write(self.ctl, line.encode() + b"\n")
-        self._answer()
+        if not os.read(self.ack, 1):
+            raise RuntimeError("the worker's log drain ended")
 
     @contextlib.contextmanager
     def of(self, element: int) -> Iterator[None]:
