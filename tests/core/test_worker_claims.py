@@ -16,12 +16,12 @@ def double(x: int) -> int:
     return 2 * x
 
 
-def packed(tmp_path: Path, n_calls: int, per: int) -> Job:
+def packed(tmp_path: Path, n_calls: int, per: int, func: object = double, **settings: object) -> Job:
     return package(
-        double,
+        func,
         [((i,), {}) for i in range(n_calls)],
         backend="slurm",
-        settings={"array_workers": 2},
+        settings={"array_workers": 2, **settings},
         home=tmp_path,
         remote_work_dir=str(tmp_path),
         tasks_per_element=per,
@@ -90,20 +90,8 @@ def chatty(x: int) -> int:
     return x
 
 
-def packed_with(tmp_path: Path, func: object, n_calls: int, **settings: object) -> Job:
-    return package(
-        func,
-        [((i,), {}) for i in range(n_calls)],
-        backend="slurm",
-        settings={"array_workers": 2, **settings},
-        home=tmp_path,
-        remote_work_dir=str(tmp_path),
-        tasks_per_element=1,
-    )
-
-
 def test_each_elements_output_lands_in_its_own_bounded_logs_and_the_workers_in_its_own(tmp_path: Path) -> None:
-    job = packed_with(tmp_path, chatty, 8, max_log_bytes=1024)
+    job = packed(tmp_path, 8, 1, chatty, max_log_bytes=1024)
     done = workers(job, 0, 1)
     assert [d.returncode for d in done] == [0, 0]
     assert all("ran " in d.stdout for d in done)  # the worker's own lines are not in an element's log
@@ -130,7 +118,7 @@ def dies(x: int) -> int:
 
 
 def test_a_worker_killed_mid_element_still_has_that_elements_output_in_its_log(tmp_path: Path) -> None:
-    job = packed_with(tmp_path, dies, 3)
+    job = packed(tmp_path, 3, 1, dies)
     done = workers(job, 0)
     assert done[0].returncode == -9
     logs = job.local_dir / "logs"
